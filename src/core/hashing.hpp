@@ -1,0 +1,31 @@
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+namespace metaguard {
+
+// 64-bit FNV-1a: stable across runs and platforms (std::hash is not).
+inline uint64_t fnv1a64(std::string_view text, uint64_t hash = 0xcbf29ce484222325ULL) {
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+// SplitMix64's finaliser: spreads nearby inputs over the whole range.
+inline uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// The seed of one tensor's random stream: a function of the run seed and the tensor's
+// name (and a chunk index for large tensors), so every rank, every thread count and
+// every walk order produce the same bits.
+inline uint64_t tensor_seed(uint64_t run_seed, std::string_view name, uint64_t chunk = 0) {
+  return mix64(mix64(run_seed ^ fnv1a64(name)) + chunk);
+}
+
+}  // namespace metaguard

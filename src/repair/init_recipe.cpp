@@ -1,0 +1,102 @@
+#include "repair/init_recipe.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <vector>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "core/hashing.hpp"
+
+namespace metaguard {
+
+InitRecipe InitRecipe::kaiming_uniform(int64_t fan_in) {
+  // kaiming_uniform_(a = sqrt(5)): gain = sqrt(2 / (1 + 5)), bound = gain * sqrt(3 / fan_in)
+  // = 1 / sqrt(fan_in).
+  double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
+  return uniform(-bound, bound);
+}
+
+InitRecipe InitRecipe::linear_bias(int64_t fan_in) {
+  double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
+  return uniform(-bound, bound);
+}
+
+std::string InitRecipe::describe() const {
+  switch (kind) {
+    case Kind::Zeros: return "zeros";
+    case Kind::Ones: return "ones";
+    case Kind::Constant: return fmt::format("constant {}", a);
+    case Kind::Uniform: return fmt::format("uniform({:.4g}, {:.4g})", a, b);
+    case Kind::Normal: return fmt::format("normal({:.4g}, {:.4g})", a, b);
+    case Kind::Custom: return "custom";
+  }
+  return "custom";
+}
+
+namespace {
+
+void fill_chunk(torch::Tensor chunk, const InitRecipe& recipe, uint64_t seed) {
+  switch (recipe.kind) {
+    case InitRecipe::Kind::Uniform: {
+      auto generator = at::detail::createCPUGenerator(seed);
+      chunk.uniform_(recipe.a, recipe.b, generator);
+      break;
+    }
+    case InitRecipe::Kind::Normal: {
+      auto generator = at::detail::createCPUGenerator(seed);
+      chunk.normal_(recipe.a, recipe.b, generator);
+      break;
+    }
+    default: break;
+  }
+}
+
+}  // namespace
+
+void fill_by_recipe(torch::Tensor& tensor, const InitRecipe& recipe, uint64_t run_seed,
+                    std::string_view name, int threads) {
+  torch::NoGradGuard no_grad;
+  switch (recipe.kind) {
+    case InitRecipe::Kind::Zeros: tensor.zero_(); return;
+    case InitRecipe::Kind::Ones: tensor.fill_(1); return;
+    case InitRecipe::Kind::Constant: tensor.fill_(recipe.a); return;
+    case InitRecipe::Kind::Custom: {
+      at::Generator generator = at::detail::createCPUGenerator(tensor_seed(run_seed, name));
+      recipe.custom(tensor, generator);
+      return;
+    }
+    case InitRecipe::Kind::Uniform:
+    case InitRecipe::Kind::Normal: break;
+  }
+  // Random recipes: fixed-size chunks, each with its own stream, generated on CPU so the
+  // bits do not depend on the device either; then copied when the tensor lives elsewhere.
+  torch::Tensor target = tensor.device().is_cpu() && tensor.is_contiguous()
+                             ? tensor
+                             : torch::empty(tensor.sizes(), tensor.options().device(torch::kCPU));
+  torch::Tensor flat = target.view({-1});
+  const int64_t numel = flat.numel();
+  const int64_t chunks = (numel + kInitChunkElements - 1) / kInitChunkElements;
+  auto fill_range = [&](int64_t first, int64_t step) {
+    for (int64_t c = first; c < chunks; c += step) {
+      int64_t begin = c * kInitChunkElements;
+      int64_t end = std::min(numel, begin + kInitChunkElements);
+      fill_chunk(flat.slice(0, begin, end), recipe, tensor_seed(run_seed, name, static_cast<uint64_t>(c)));
+    }
+  };
+  int workers = static_cast<int>(std::min<int64_t>(std::max(threads, 1), std::max<int64_t>(chunks, 1)));
+  if (workers <= 1) {
+    fill_range(0, 1);
+  } else {
+    std::vector<std::thread> pool;
+    for (int w = 1; w < workers; ++w) pool.emplace_back(fill_range, w, workers);
+    fill_range(0, workers);
+    for (auto& thread : pool) thread.join();
+  }
+  if (!target.is_same(tensor)) tensor.copy_(target);
+}
+
+}  // namespace metaguard

@@ -1,0 +1,20 @@
+#include "report/renderer.hpp"
+
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
+#include "report/json_renderer.hpp"
+#include "report/text_renderer.hpp"
+
+namespace metaguard {
+
+std::vector<std::string> report_formats() { return {"text", "json"}; }
+
+std::unique_ptr<Renderer> make_renderer(std::string_view format) {
+  if (format == "text") return std::make_unique<TextRenderer>();
+  if (format == "json") return std::make_unique<JsonRenderer>();
+  throw InputError(fmt::format("--format: unknown format '{}' (expected one of: {})", format,
+                               fmt::join(report_formats(), ", ")));
+}
+
+}  // namespace metaguard

@@ -1,0 +1,266 @@
+#include "report/report_json.hpp"
+
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
+
+namespace metaguard {
+
+using nlohmann::json;
+
+namespace {
+
+json optional_json(const std::optional<std::string>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+json provenance_to_json(const ProvenanceEvent& event) {
+  json out = {{"phase", event.phase}, {"event", event.event}, {"device", event.device}};
+  if (!event.detail.empty()) out["detail"] = event.detail;
+  return out;
+}
+
+// Reads fields with errors that name the document, the object and the field.
+class FieldReader {
+ public:
+  FieldReader(const json& object, std::string where) : object_(object), where_(std::move(where)) {
+    if (!object_.is_object()) fail("", "is not an object");
+  }
+
+  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
+    throw InputError(fmt::format("{}{}{}: {}", where_, field.empty() ? "" : ".", field, what));
+  }
+
+  const json& at(const std::string& field) const {
+    auto it = object_.find(field);
+    if (it == object_.end()) fail(field, "missing");
+    return *it;
+  }
+  bool has(const std::string& field) const { return object_.contains(field); }
+
+  std::string string(const std::string& field) const {
+    const json& value = at(field);
+    if (!value.is_string()) fail(field, "is not a string");
+    return value.get<std::string>();
+  }
+  std::optional<std::string> optional_string(const std::string& field) const {
+    if (!has(field) || at(field).is_null()) return std::nullopt;
+    return string(field);
+  }
+  int64_t integer(const std::string& field) const {
+    const json& value = at(field);
+    if (!value.is_number_integer()) fail(field, "is not an integer");
+    return value.get<int64_t>();
+  }
+  double number(const std::string& field) const {
+    const json& value = at(field);
+    if (!value.is_number()) fail(field, "is not a number");
+    return value.get<double>();
+  }
+  bool boolean(const std::string& field) const {
+    const json& value = at(field);
+    if (!value.is_boolean()) fail(field, "is not a boolean");
+    return value.get<bool>();
+  }
+  const json& array(const std::string& field) const {
+    const json& value = at(field);
+    if (!value.is_array()) fail(field, "is not an array");
+    return value;
+  }
+  const std::string& where() const { return where_; }
+
+ private:
+  const json& object_;
+  std::string where_;
+};
+
+TensorRecord tensor_from_json(const json& value, const std::string& where) {
+  FieldReader in(value, where);
+  TensorRecord tensor;
+  tensor.name = in.string("name");
+  auto kind = parse_tensor_kind(in.string("kind"));
+  if (!kind) in.fail("kind", "unknown kind '" + in.string("kind") + "'");
+  tensor.kind = *kind;
+  tensor.dtype = in.string("dtype");
+  for (const auto& dim : in.array("shape")) {
+    if (!dim.is_number_integer()) in.fail("shape", "holds a non-integer");
+    tensor.shape.push_back(dim.get<int64_t>());
+  }
+  tensor.device = in.string("device");
+  tensor.numel = in.integer("numel");
+  tensor.nbytes = in.integer("nbytes");
+  tensor.storage = in.optional_string("storage");
+  tensor.storage_offset = in.integer("storage_offset");
+  tensor.contiguous = in.boolean("contiguous");
+  if (!in.at("requires_grad").is_null()) tensor.requires_grad = in.boolean("requires_grad");
+  const json& provenance = in.array("provenance");
+  for (size_t i = 0; i < provenance.size(); ++i) {
+    FieldReader event(provenance[i], fmt::format("{}.provenance[{}]", where, i));
+    ProvenanceEvent parsed{event.string("phase"), event.string("event"), event.string("device"), ""};
+    if (event.has("detail")) parsed.detail = event.string("detail");
+    tensor.provenance.push_back(std::move(parsed));
+  }
+  if (in.has("uninitialized")) tensor.uninitialized = in.boolean("uninitialized");
+  if (in.has("derived")) tensor.derived = in.boolean("derived");
+  if (in.has("content_hash") && in.at("content_hash").is_string()) {
+    tensor.content_hash = std::stoull(in.string("content_hash"), nullptr, 16);
+  }
+  return tensor;
+}
+
+Finding finding_from_json(const json& value, const std::string& where) {
+  FieldReader in(value, where);
+  Finding finding;
+  finding.code = in.string("code");
+  auto severity = parse_severity(in.string("severity"));
+  if (!severity) in.fail("severity", "unknown severity '" + in.string("severity") + "'");
+  finding.severity = *severity;
+  finding.tensor = in.optional_string("tensor");
+  if (!in.at("rank").is_null()) finding.rank = static_cast<int>(in.integer("rank"));
+  finding.phase = in.optional_string("phase");
+  finding.message = in.string("message");
+  finding.hint = in.string("hint");
+  finding.repaired = in.boolean("repaired");
+  if (in.has("allowed")) finding.allowed = in.boolean("allowed");
+  return finding;
+}
+
+}  // namespace
+
+json tensor_to_json(const TensorRecord& tensor) {
+  json provenance = json::array();
+  for (const auto& event : tensor.provenance) provenance.push_back(provenance_to_json(event));
+  json out = {
+      {"name", tensor.name},
+      {"kind", to_string(tensor.kind)},
+      {"dtype", tensor.dtype},
+      {"shape", tensor.shape},
+      {"device", tensor.device},
+      {"numel", tensor.numel},
+      {"nbytes", tensor.nbytes},
+      {"storage", optional_json(tensor.storage)},
+      {"storage_offset", tensor.storage_offset},
+      {"contiguous", tensor.contiguous},
+      {"requires_grad", tensor.requires_grad ? json(*tensor.requires_grad) : json(nullptr)},
+      {"provenance", std::move(provenance)},
+  };
+  // Additions to the schema (CONTRACT.md allows adding): only where they say something.
+  if (tensor.uninitialized) out["uninitialized"] = true;
+  if (tensor.derived) out["derived"] = true;
+  if (tensor.content_hash) out["content_hash"] = fmt::format("{:016x}", *tensor.content_hash);
+  return out;
+}
+
+json finding_to_json(const Finding& finding) {
+  json out = {
+      {"code", finding.code},
+      {"severity", to_string(finding.severity)},
+      {"tensor", optional_json(finding.tensor)},
+      {"rank", finding.rank ? json(*finding.rank) : json(nullptr)},
+      {"phase", optional_json(finding.phase)},
+      {"message", finding.message},
+      {"hint", finding.hint},
+      {"repaired", finding.repaired},
+  };
+  if (finding.allowed) out["allowed"] = true;
+  return out;
+}
+
+json report_to_json(const Report& report) {
+  json tensors = json::array();
+  for (const auto& tensor : report.tensors) tensors.push_back(tensor_to_json(tensor));
+  json findings = json::array();
+  for (const auto& finding : report.findings) findings.push_back(finding_to_json(finding));
+  Summary summary = report.summary();
+  json out = {
+      {"schema", Report::kSchema},
+      {"command", report.command},
+      {"source", report.source},
+      {"tensors", std::move(tensors)},
+      {"findings", std::move(findings)},
+      {"summary",
+       {{"tensors", summary.tensors},
+        {"meta", summary.meta},
+        {"errors", summary.errors},
+        {"warnings", summary.warnings},
+        {"repaired", summary.repaired},
+        {"allowed", summary.allowed},
+        {"bytes_by_device", summary.bytes_by_device}}},
+  };
+  if (report.training) {
+    const TrainingInfo& training = *report.training;
+    json val_losses = json::array();
+    for (const auto& val : training.val_losses) val_losses.push_back({{"step", val.step}, {"loss", val.loss}});
+    json stopped = nullptr;
+    if (training.stopped) {
+      stopped = {{"phase", training.stopped->phase},
+                 {"rank", training.stopped->rank ? json(*training.stopped->rank) : json(nullptr)},
+                 {"reason", training.stopped->reason}};
+    }
+    out["training"] = {
+        {"world_size", training.world_size},
+        {"steps", training.steps},
+        {"global_batch", training.global_batch},
+        {"seq_len", training.seq_len},
+        {"losses", training.losses},
+        {"val_losses", std::move(val_losses)},
+        {"final_loss", training.final_loss ? json(*training.final_loss) : json(nullptr)},
+        {"tokens_per_s", training.tokens_per_s},
+        {"stopped", std::move(stopped)},
+    };
+  }
+  for (const auto& [key, value] : report.extra.items()) {
+    if (!out.contains(key)) out[key] = value;
+  }
+  return out;
+}
+
+Report report_from_json(const json& document, const std::string& origin) {
+  FieldReader in(document, origin);
+  if (in.string("schema") != Report::kSchema) {
+    in.fail("schema", fmt::format("is '{}', expected '{}'", in.string("schema"), Report::kSchema));
+  }
+  Report report;
+  report.command = in.string("command");
+  report.source = in.string("source");
+  const json& tensors = in.array("tensors");
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    report.tensors.push_back(tensor_from_json(tensors[i], fmt::format("{}.tensors[{}]", origin, i)));
+  }
+  const json& findings = in.array("findings");
+  for (size_t i = 0; i < findings.size(); ++i) {
+    report.findings.push_back(finding_from_json(findings[i], fmt::format("{}.findings[{}]", origin, i)));
+  }
+  in.at("summary");  // recomputed from tensors and findings; must be present
+  if (in.has("training") && !in.at("training").is_null()) {
+    FieldReader t(in.at("training"), origin + ".training");
+    TrainingInfo training;
+    training.world_size = static_cast<int>(t.integer("world_size"));
+    training.steps = t.integer("steps");
+    training.global_batch = t.integer("global_batch");
+    training.seq_len = t.integer("seq_len");
+    for (const auto& loss : t.array("losses")) training.losses.push_back(loss.get<double>());
+    for (const auto& val : t.array("val_losses")) {
+      FieldReader v(val, origin + ".training.val_losses");
+      training.val_losses.push_back({v.integer("step"), v.number("loss")});
+    }
+    if (!t.at("final_loss").is_null()) training.final_loss = t.number("final_loss");
+    training.tokens_per_s = t.number("tokens_per_s");
+    if (!t.at("stopped").is_null()) {
+      FieldReader s(t.at("stopped"), origin + ".training.stopped");
+      StopReason stop{s.string("phase"), std::nullopt, s.string("reason")};
+      if (!s.at("rank").is_null()) stop.rank = static_cast<int>(s.integer("rank"));
+      training.stopped = stop;
+    }
+    report.training = training;
+  }
+  static const char* const kKnown[] = {"schema", "command", "source", "tensors", "findings", "summary", "training"};
+  for (const auto& [key, value] : document.items()) {
+    bool known = false;
+    for (const char* name : kKnown) known = known || key == name;
+    if (!known) report.extra[key] = value;
+  }
+  return report;
+}
+
+}  // namespace metaguard

@@ -1,0 +1,93 @@
+#include "report/text_renderer.hpp"
+
+#include <fmt/format.h>
+
+namespace metaguard {
+
+std::string human_bytes(int64_t bytes) {
+  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024.0 && unit < 4) {
+    value /= 1024.0;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+std::string summary_line(const Summary& summary) {
+  std::string devices;
+  for (const auto& [device, bytes] : summary.bytes_by_device) {
+    devices += fmt::format("{}{} {}", devices.empty() ? "" : ", ", device, human_bytes(bytes));
+  }
+  return fmt::format(
+      "SUMMARY: {} tensors, {} meta, {} errors, {} warnings, {} repaired, {} allowed{}{}",
+      summary.tensors, summary.meta, summary.errors, summary.warnings, summary.repaired,
+      summary.allowed, devices.empty() ? "" : "; bytes: ", devices);
+}
+
+std::string TextRenderer::render(const Report& report) const {
+  std::string out = fmt::format("metaguard {}: {}\n", report.command, report.source);
+
+  if (report.command == "scan") {
+    out += fmt::format("\n{} tensors:\n", report.tensors.size());
+    for (const auto& t : report.tensors) {
+      out += fmt::format("  {}  {} {} {}  storage {} offset {}{}  {}\n", t.name, t.dtype,
+                         shape_text(t.shape), t.device, t.storage.value_or("-"), t.storage_offset,
+                         t.contiguous ? "" : " non-contiguous", human_bytes(t.nbytes));
+    }
+  }
+
+  if (report.extra.contains("memory") && report.extra["memory"].is_array()) {
+    out += "\nmemory per rank and device (weights + gradients + AdamW state of trainable tensors):\n";
+    for (const auto& row : report.extra["memory"]) {
+      out += fmt::format("  rank {} {}: {} total ({} weights, {} gradients, {} optimizer)\n",
+                         row.value("rank", 0), row.value("device", std::string("?")),
+                         human_bytes(row.value("total_bytes", int64_t{0})),
+                         human_bytes(row.value("weight_bytes", int64_t{0})),
+                         human_bytes(row.value("gradient_bytes", int64_t{0})),
+                         human_bytes(row.value("optimizer_bytes", int64_t{0})));
+    }
+  }
+  if (report.extra.contains("parameters") && report.extra["parameters"].is_object()) {
+    const auto& p = report.extra["parameters"];
+    out += fmt::format("\nparameters: {} trainable, {} frozen ({} tensors trainable, {} frozen)\n",
+                       p.value("trainable_numel", int64_t{0}), p.value("frozen_numel", int64_t{0}),
+                       p.value("trainable_tensors", int64_t{0}), p.value("frozen_tensors", int64_t{0}));
+  }
+
+  if (report.training) {
+    const TrainingInfo& t = *report.training;
+    out += fmt::format("\ntraining: world size {}, {} steps, global batch {}, sequence {}\n",
+                       t.world_size, t.steps, t.global_batch, t.seq_len);
+    if (t.final_loss) out += fmt::format("  final loss {:.4f}, {:.0f} tokens/s\n", *t.final_loss, t.tokens_per_s);
+    if (t.stopped) {
+      out += fmt::format("  stopped at {}{}: {}\n", t.stopped->phase,
+                         t.stopped->rank ? fmt::format(" on rank {}", *t.stopped->rank) : "",
+                         t.stopped->reason);
+    }
+  }
+
+  if (report.findings.empty()) {
+    out += "\nno findings\n";
+  } else {
+    out += fmt::format("\n{} findings:\n", report.findings.size());
+    for (const auto& f : report.findings) {
+      std::string where;
+      if (f.rank) where += fmt::format(" rank {}", *f.rank);
+      if (f.phase) where += fmt::format(" at {}", *f.phase);
+      out += fmt::format("  {}{} [{}] {}{}\n", to_string(f.severity), f.repaired ? " (repaired)" : "",
+                         f.code, f.tensor.value_or("(model)"), where);
+      out += fmt::format("      {}\n", f.message);
+      if (!f.hint.empty()) out += fmt::format("      fix: {}\n", f.hint);
+    }
+  }
+  out += "\n" + summary_line(report.summary()) + "\n";
+  return out;
+}
+
+}  // namespace metaguard
