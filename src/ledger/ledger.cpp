@@ -1,0 +1,133 @@
+#include "ledger/ledger.hpp"
+
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+namespace metaguard {
+namespace {
+
+const std::vector<ProvenanceEvent> kNoHistory;
+
+bool has_event(const std::vector<ProvenanceEvent>& events, std::string_view name) {
+  for (const auto& event : events) {
+    if (event.event == name) return true;
+  }
+  return false;
+}
+
+// Events that mean "the bytes now hold real values".
+bool is_write(std::string_view event) {
+  return event == "initialized" || event == "loaded" || event == "received" ||
+         event == "recomputed" || event == "repaired" || event == "written";
+}
+
+}  // namespace
+
+void Ledger::note(const std::string& tensor, const std::string& event, const std::string& detail) {
+  pending_.push_back({tensor, event, detail});
+}
+
+void Ledger::add_event(const std::string& tensor, ProvenanceEvent event) {
+  history_[tensor].push_back(std::move(event));
+}
+
+void Ledger::record(const std::string& phase, Inventory snapshot) {
+  const Inventory* previous = snapshots_.empty() ? nullptr : &snapshots_.back().inventory;
+  if (!previous) initial_ties_ = snapshot.shared_storage_groups();
+  diff(phase, previous, snapshot);
+  for (auto& note : pending_) {
+    const TensorRecord* record = snapshot.find(note.tensor);
+    add_event(note.tensor, {phase, note.event, record ? record->device : "", note.detail});
+  }
+  pending_.clear();
+  phases_.push_back(phase);
+  snapshots_.push_back({phase, std::move(snapshot)});
+}
+
+void Ledger::diff(const std::string& phase, const Inventory* previous, const Inventory& current) {
+  std::unordered_set<std::string> noted;
+  for (const auto& note : pending_) noted.insert(note.tensor);
+
+  const auto& now = current.tensors();
+  for (size_t i = 0; i < now.size(); ++i) {
+    const TensorRecord& cur = now[i];
+    const TensorRecord* prev = nullptr;
+    if (previous) {
+      // Walks of one model list names in the same order: try the same position first.
+      const auto& before = previous->tensors();
+      prev = i < before.size() && before[i].name == cur.name ? &before[i] : previous->find(cur.name);
+    }
+    if (!prev) {
+      add_event(cur.name, {phase, "created", cur.device, cur.uninitialized ? "storage not written" : ""});
+      continue;
+    }
+    if (prev->tensor_key != 0 && cur.tensor_key != 0 && prev->tensor_key != cur.tensor_key) {
+      add_event(cur.name, {phase, "replaced", cur.device, "a new tensor object took its place"});
+    }
+    if (prev->is_meta() && !cur.is_meta()) {
+      add_event(cur.name, {phase, cur.uninitialized ? "materialized-empty" : "materialized", cur.device,
+                           cur.uninitialized ? "storage allocated, not written" : ""});
+    } else if (!prev->is_meta() && cur.is_meta()) {
+      add_event(cur.name, {phase, "reset-to-meta", cur.device, ""});
+    } else if (!cur.is_meta() && prev->device != cur.device) {
+      add_event(cur.name, {phase, "moved", cur.device, fmt::format("from {}", prev->device)});
+    }
+    if (prev->uninitialized && !cur.uninitialized && !cur.is_meta() && noted.count(cur.name) == 0) {
+      add_event(cur.name, {phase, "written", cur.device, ""});
+    }
+  }
+
+  if (!previous) return;
+  // Untied: names that shared a storage before and no longer do.
+  for (const auto& group : previous->shared_storage_groups()) {
+    const TensorRecord* first = current.find(group.front());
+    if (!first) continue;
+    for (size_t k = 1; k < group.size(); ++k) {
+      const TensorRecord* other = current.find(group[k]);
+      if (other && other->storage_key != first->storage_key) {
+        add_event(other->name, {phase, "untied", other->device,
+                                fmt::format("no longer shares storage with {}", first->name)});
+      }
+    }
+  }
+  for (const auto& before : previous->tensors()) {
+    if (!current.find(before.name)) add_event(before.name, {phase, "removed", "", ""});
+  }
+}
+
+const std::vector<ProvenanceEvent>& Ledger::history(const std::string& tensor) const {
+  auto it = history_.find(tensor);
+  return it == history_.end() ? kNoHistory : it->second;
+}
+
+std::string Ledger::cause(const TensorRecord& tensor) const {
+  const auto& events = history(tensor.name);
+  std::vector<std::string> clauses;
+  for (const auto& event : events) {
+    std::string clause = event.event == "created" ? fmt::format("created on {} at {}", event.device, event.phase)
+                                                  : fmt::format("{} at {}", event.event, event.phase);
+    if (!event.detail.empty()) clause += fmt::format(" ({})", event.detail);
+    clauses.push_back(std::move(clause));
+  }
+  bool written = false;
+  for (const auto& event : events) written = written || is_write(event.event);
+  if (!written && (tensor.is_meta() || tensor.uninitialized)) {
+    if (tensor.kind == TensorKind::NonpersistentBuffer) {
+      clauses.push_back(tensor.derived ? "never recomputed (non-persistent and derived: no checkpoint or broadcast carries it)"
+                                       : "never written (non-persistent: no checkpoint or broadcast carries it)");
+    } else {
+      clauses.push_back("never initialized, loaded or received");
+    }
+  } else if (tensor.derived && !has_event(events, "recomputed") && tensor.is_meta()) {
+    clauses.push_back("never recomputed");
+  }
+  if (clauses.empty()) return "no recorded history";
+  return fmt::format("{}", fmt::join(clauses, "; "));
+}
+
+void Ledger::annotate(std::vector<TensorRecord>& tensors) const {
+  for (auto& tensor : tensors) tensor.provenance = history(tensor.name);
+}
+
+}  // namespace metaguard
