@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -27,5 +28,13 @@ inline uint64_t mix64(uint64_t x) {
 inline uint64_t tensor_seed(uint64_t run_seed, std::string_view name, uint64_t chunk = 0) {
   return mix64(mix64(run_seed ^ fnv1a64(name)) + chunk);
 }
+
+}  // namespace metaguard
+
+namespace metaguard {
+
+// Fast content hash of a byte range (8 bytes at a time, four independent lanes).
+// Not cryptographic: it tells replicas apart, it does not resist an adversary.
+uint64_t hash_bytes(const void* data, size_t size, uint64_t seed = 0);
 
 }  // namespace metaguard

@@ -1,0 +1,104 @@
+#include "guard/guard.hpp"
+
+#include <fmt/format.h>
+
+#include "checks/registry.hpp"
+
+namespace metaguard {
+namespace {
+
+std::string failure_message(const std::string& phase, const std::vector<Finding>& findings) {
+  std::vector<std::string> culprits;
+  for (const auto& finding : findings) {
+    if (finding.severity != Severity::Error || finding.repaired) continue;
+    culprits.push_back(fmt::format("{} [{}]{}", finding.tensor.value_or("(model)"), finding.code,
+                                   finding.rank ? fmt::format(" on rank {}", *finding.rank) : ""));
+  }
+  return fmt::format("stopped at {}: {} error finding(s): {}", phase, culprits.size(), fmt::join(culprits, ", "));
+}
+
+bool same_problem(const Finding& a, const Finding& b) { return a.code == b.code && a.tensor == b.tensor; }
+
+}  // namespace
+
+GuardFailure::GuardFailure(std::string phase, std::vector<Finding> findings)
+    : std::runtime_error(failure_message(phase, findings)), phase_(std::move(phase)), findings_(std::move(findings)) {}
+
+Guard::Guard(ModuleWalker& walker, TensorStateTracker& tracker, Ledger& ledger, GuardConfig config)
+    : walker_(walker), tracker_(tracker), ledger_(ledger), config_(std::move(config)) {}
+
+Inventory Guard::record(const std::string& phase, bool hash_contents) {
+  SnapshotOptions options;
+  options.hash_contents = hash_contents;
+  options.threads = config_.repair.threads;
+  Inventory inventory = walker_.snapshot(options);
+  ledger_.record(phase, inventory);
+  return inventory;
+}
+
+std::vector<Finding> Guard::check(const Inventory& inventory, const std::string& phase, DataNeeds needs,
+                                  const GuardExtras& extras) const {
+  CheckContext context(inventory, phase, config_.rank, needs);
+  context.ledger = &ledger_;
+  context.ranks = extras.ranks;
+  context.optimizer = extras.optimizer;
+  context.target_device = extras.target_device;
+  context.lora_run = config_.lora_run;
+  std::vector<Finding> findings = run_checks(context);
+  apply_allow_globs(findings, config_.allow);
+  return findings;
+}
+
+std::vector<Finding> Guard::check_point(const std::string& phase, DataNeeds needs, const GuardExtras& extras) {
+  if (config_.policy == GuardPolicy::Off) {
+    record(phase, extras.hash_contents);
+    return {};
+  }
+  SnapshotOptions options;
+  options.verify_derived = needs.nonpersistent;
+  options.hash_contents = extras.hash_contents;
+  options.threads = config_.repair.threads;
+  Inventory inventory = walker_.snapshot(options);
+  ledger_.record(phase, inventory);
+  std::vector<Finding> findings = check(ledger_.latest(), phase, needs, extras);
+
+  auto has_errors = [](const std::vector<Finding>& list) {
+    for (const auto& f : list) {
+      if (f.severity == Severity::Error && !f.repaired) return true;
+    }
+    return false;
+  };
+  if (!has_errors(findings) || config_.policy == GuardPolicy::Warn) return findings;
+  if (config_.policy == GuardPolicy::Fail) throw GuardFailure(phase, findings);
+
+  // Repair, then look again: only what the second look no longer sees counts as repaired.
+  auto actions = repair_findings(findings, walker_, tracker_, config_.repair, ledger_);
+  repair_log_.insert(repair_log_.end(), actions.begin(), actions.end());
+  Inventory after = walker_.snapshot(options);
+  ledger_.record(phase, after);
+  std::vector<Finding> remaining = check(ledger_.latest(), phase, needs, extras);
+  for (auto& finding : findings) {
+    bool still_there = false;
+    for (const auto& now : remaining) still_there = still_there || same_problem(finding, now);
+    if (!still_there && finding.severity == Severity::Error) {
+      finding.repaired = true;
+      continue;
+    }
+    for (const auto& action : actions) {
+      if (finding.tensor && action.tensor == *finding.tensor && !action.done) {
+        finding.message += fmt::format(" Not repaired: {}.", action.how);
+      }
+    }
+  }
+  // New problems the repair revealed (rare) are reported too.
+  for (const auto& now : remaining) {
+    bool known = false;
+    for (const auto& finding : findings) known = known || same_problem(finding, now);
+    if (!known) findings.push_back(now);
+  }
+  sort_findings(findings);
+  if (has_errors(findings)) throw GuardFailure(phase, findings);
+  return findings;
+}
+
+}  // namespace metaguard

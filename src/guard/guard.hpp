@@ -1,0 +1,72 @@
+#pragma once
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "checks/check.hpp"
+#include "guard/guard_policy.hpp"
+#include "ledger/ledger.hpp"
+#include "repair/materializer.hpp"
+#include "repair/repairer.hpp"
+
+namespace metaguard {
+
+// Raised by a `fail` guard point: carries every error finding, so the message can name
+// every culprit and the run's report can hold them.
+class GuardFailure : public std::runtime_error {
+ public:
+  GuardFailure(std::string phase, std::vector<Finding> findings);
+  const std::string& phase() const { return phase_; }
+  const std::vector<Finding>& findings() const { return findings_; }
+
+ private:
+  std::string phase_;
+  std::vector<Finding> findings_;
+};
+
+struct GuardConfig {
+  GuardPolicy policy = GuardPolicy::Fail;
+  std::optional<int> rank;
+  std::vector<std::string> allow;  // --allow globs
+  bool lora_run = false;
+  MaterializeOptions repair;       // seed, device, threads, sources for repair
+};
+
+// Anything a guard point may add to the checks' context.
+struct GuardExtras {
+  const std::vector<const Inventory*>* ranks = nullptr;
+  const std::vector<OptimizerEntry>* optimizer = nullptr;
+  std::optional<std::string> target_device;
+  bool hash_contents = false;
+};
+
+// Applies the policy at named points of a run: snapshot into the ledger, run every check,
+// then warn, fail, or repair and check again.
+class Guard {
+ public:
+  Guard(ModuleWalker& walker, TensorStateTracker& tracker, Ledger& ledger, GuardConfig config);
+
+  // A phase that is recorded but not checked (e.g. "materialize" in preflight).
+  Inventory record(const std::string& phase, bool hash_contents = false);
+
+  // A guard point. Returns the findings (repaired ones marked), after applying the policy;
+  // throws GuardFailure under `fail`, or under `repair` when errors remain.
+  std::vector<Finding> check_point(const std::string& phase, DataNeeds needs, const GuardExtras& extras = {});
+
+  // Runs the checks on an inventory without touching the ledger or the model.
+  std::vector<Finding> check(const Inventory& inventory, const std::string& phase, DataNeeds needs,
+                             const GuardExtras& extras) const;
+
+  const std::vector<RepairAction>& repair_log() const { return repair_log_; }
+  const GuardConfig& config() const { return config_; }
+
+ private:
+  ModuleWalker& walker_;
+  TensorStateTracker& tracker_;
+  Ledger& ledger_;
+  GuardConfig config_;
+  std::vector<RepairAction> repair_log_;
+};
+
+}  // namespace metaguard

@@ -1,0 +1,261 @@
+#include "repair/materializer.hpp"
+
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "core/hashing.hpp"
+#include "repair/in_place.hpp"
+
+namespace metaguard {
+namespace {
+
+// All names that are one tensor (tied: the same TensorImpl registered twice).
+struct TensorGroup {
+  LiveTensor* primary;  // the member whose declarations fill it (see plan_job)
+  std::vector<LiveTensor*> members;
+  std::vector<std::string> names;
+};
+
+struct Job {
+  TensorGroup group;
+  FillSource source = FillSource::None;
+  const torch::Tensor* provided = nullptr;
+};
+
+struct Note {
+  std::string tensor, event, detail;
+};
+
+std::vector<TensorGroup> group_by_identity(std::vector<LiveTensor*> tensors) {
+  std::vector<TensorGroup> groups;
+  std::unordered_map<const c10::TensorImpl*, size_t> index;
+  for (LiveTensor* live : tensors) {
+    auto [it, inserted] = index.emplace(live->tensor.unsafeGetTensorImpl(), groups.size());
+    if (inserted) groups.push_back({live, {}, {}});
+    groups[it->second].members.push_back(live);
+    groups[it->second].names.push_back(live->name);
+  }
+  return groups;
+}
+
+Job plan_job(TensorGroup group, const MaterializeOptions& options) {
+  Job job{std::move(group)};
+  if (options.provided) {
+    for (const auto& name : job.group.names) {
+      auto it = options.provided->find(name);
+      if (it != options.provided->end()) {
+        job.source = FillSource::Provided;
+        job.provided = &it->second;
+        return job;
+      }
+    }
+  }
+  // A tied tensor is declared by the module that owns it, not by the one that borrows it:
+  // fill from the first member that has a recipe (its name seeds the random stream).
+  for (LiveTensor* member : job.group.members) {
+    if (options.use_derived_recipes && member->derived_recipe()) {
+      job.group.primary = member;
+      job.source = FillSource::DerivedRecipe;
+      return job;
+    }
+  }
+  for (LiveTensor* member : job.group.members) {
+    if (options.use_init_recipes && member->init_recipe()) {
+      job.group.primary = member;
+      job.source = FillSource::InitRecipe;
+      return job;
+    }
+  }
+  return job;
+}
+
+std::string no_source_reason(const LiveTensor& live, const MaterializeOptions& options) {
+  if (live.kind == TensorKind::NonpersistentBuffer) {
+    return "non-persistent buffer with no declared recipe (declare_derived) and no data provided";
+  }
+  return options.provided ? "not in the provided data and no declared init recipe"
+                          : "no declared init recipe and no data provided";
+}
+
+// The ledger event for values from `source`: "loaded" (or what the caller names, e.g.
+// "received"), "recomputed", "initialized".
+std::string fill_event(FillSource source, const MaterializeOptions& options) {
+  switch (source) {
+    case FillSource::Provided: return options.written_by == "init" ? "loaded" : options.written_by;
+    case FillSource::DerivedRecipe: return "recomputed";
+    case FillSource::InitRecipe: return "initialized";
+    case FillSource::None: break;
+  }
+  return "";
+}
+
+// Fills `tensor` (already allocated) from the job's source; returns the ledger event.
+Note fill_values(const Job& job, torch::Tensor& tensor, const MaterializeOptions& options, int threads) {
+  torch::NoGradGuard no_grad;
+  const LiveTensor& live = *job.group.primary;
+  switch (job.source) {
+    case FillSource::Provided:
+      tensor.copy_(*job.provided);
+      return {live.name, fill_event(job.source, options), ""};
+    case FillSource::DerivedRecipe:
+      tensor.copy_((*live.derived_recipe())(tensor.device()));
+      return {live.name, fill_event(job.source, options), "from its declared recipe"};
+    case FillSource::InitRecipe: {
+      const InitRecipe& recipe = *live.init_recipe();
+      fill_by_recipe(tensor, recipe, options.seed, live.name, threads);
+      return {live.name, fill_event(job.source, options), fmt::format("{}, seed {}", recipe.describe(), options.seed)};
+    }
+    case FillSource::None: break;
+  }
+  return {live.name, "", ""};
+}
+
+uint64_t dry_content_key(const Job& job, const MaterializeOptions& options) {
+  const LiveTensor& live = *job.group.primary;
+  switch (job.source) {
+    case FillSource::Provided: return mix64(fnv1a64("provided:" + live.name));
+    case FillSource::DerivedRecipe: return mix64(fnv1a64("derived:" + live.name));
+    case FillSource::InitRecipe: return init_content_key(options.seed, live.name, live.init_recipe()->describe());
+    case FillSource::None: return 0;
+  }
+  return 0;
+}
+
+std::string written_by(FillSource source, const MaterializeOptions& options) {
+  switch (source) {
+    case FillSource::Provided: return options.written_by == "init" ? "load" : options.written_by;
+    case FillSource::DerivedRecipe: return "recompute";
+    default: return options.written_by;
+  }
+}
+
+// Runs jobs: big tensors one at a time with every thread on their chunks, small ones
+// spread over the threads. Either way each tensor's bits depend only on seed and name.
+void run_jobs(std::vector<Job>& jobs, const MaterializeOptions& options,
+              const std::function<Note(Job&, int)>& work, std::vector<Note>& notes) {
+  std::mutex notes_mutex;
+  auto record = [&](Note note) {
+    if (note.event.empty()) return;
+    std::lock_guard<std::mutex> lock(notes_mutex);
+    notes.push_back(std::move(note));
+  };
+  std::vector<Job*> small;
+  for (auto& job : jobs) {
+    if (job.group.primary->tensor.numel() > 4 * kInitChunkElements && options.threads > 1) {
+      record(work(job, options.threads));
+    } else {
+      small.push_back(&job);
+    }
+  }
+  size_t workers = static_cast<size_t>(std::max(1, options.threads));
+  auto run_range = [&](size_t first) {
+    for (size_t k = first; k < small.size(); k += workers) record(work(*small[k], 1));
+  };
+  std::vector<std::thread> pool;
+  for (size_t w = 1; w < workers && w < small.size(); ++w) pool.emplace_back(run_range, w);
+  run_range(0);
+  for (auto& thread : pool) thread.join();
+}
+
+void add_notes(Ledger* ledger, const std::vector<Job>& jobs, const std::vector<Note>& notes) {
+  if (!ledger) return;
+  std::unordered_map<std::string, const Job*> job_of;
+  for (const auto& job : jobs) job_of.emplace(job.group.primary->name, &job);
+  for (const auto& note : notes) {
+    auto it = job_of.find(note.tensor);
+    if (it == job_of.end()) continue;
+    for (const auto& alias : it->second->group.names) ledger->note(alias, note.event, note.detail);
+  }
+}
+
+}  // namespace
+
+uint64_t init_content_key(uint64_t seed, const std::string& name, const std::string& recipe) {
+  return mix64(tensor_seed(seed, name) ^ fnv1a64(recipe));
+}
+
+MaterializeResult materialize(ModuleWalker& walker, TensorStateTracker& tracker, const MaterializeOptions& options,
+                              Ledger* ledger) {
+  walker.snapshot();  // refresh handles: the tree may have changed since the last walk
+  std::vector<LiveTensor*> candidates;
+  for (auto& live : walker.tensors()) {
+    if (!live.tensor.defined() || !live.tensor.is_meta()) continue;
+    if (tracker.dry_run() && tracker.state_of(live.tensor)) continue;  // already (virtually) materialized
+    if (options.select && !options.select(live)) continue;
+    candidates.push_back(&live);
+  }
+  MaterializeResult result;
+  std::vector<Job> jobs;
+  for (auto& group : group_by_identity(candidates)) {
+    Job job = plan_job(std::move(group), options);
+    if (job.source == FillSource::None && options.fill) {
+      for (const auto& name : job.group.names) {
+        result.skipped.emplace_back(name, no_source_reason(*job.group.primary, options));
+      }
+      continue;
+    }
+    for (const auto& name : job.group.names) result.materialized.push_back(name);
+    jobs.push_back(std::move(job));
+  }
+
+  const std::string device = options.device.str();
+  std::vector<Note> notes;
+  run_jobs(jobs, options, [&](Job& job, int threads) -> Note {
+    torch::Tensor& tensor = job.group.primary->tensor;
+    if (tracker.dry_run()) {
+      tracker.mark_allocated(tensor, device);
+      if (!options.fill) return {};
+      tracker.mark_written(tensor, written_by(job.source, options), dry_content_key(job, options));
+      return {job.group.primary->name, fill_event(job.source, options), ""};
+    }
+    torch::Tensor fresh = torch::empty(tensor.sizes(), tensor.options().device(options.device));
+    swap_in_place(tensor, fresh);
+    tracker.mark_allocated(tensor, device);
+    if (!options.fill) return {};
+    Note note = fill_values(job, tensor, options, threads);
+    tracker.mark_written(tensor, written_by(job.source, options));
+    return note;
+  }, notes);
+  add_notes(ledger, jobs, notes);
+  return result;
+}
+
+MaterializeResult refill(ModuleWalker& walker, TensorStateTracker& tracker, const std::vector<std::string>& names,
+                         const MaterializeOptions& options, Ledger* ledger) {
+  walker.snapshot();
+  std::vector<LiveTensor*> targets;
+  for (const auto& name : names) {
+    LiveTensor* live = walker.find(name);
+    if (live && live->tensor.defined()) targets.push_back(live);
+  }
+  MaterializeResult result;
+  std::vector<Job> jobs;
+  for (auto& group : group_by_identity(targets)) {
+    Job job = plan_job(std::move(group), options);
+    if (job.source == FillSource::None) {
+      for (const auto& name : job.group.names) result.skipped.emplace_back(name, no_source_reason(*job.group.primary, options));
+      continue;
+    }
+    for (const auto& name : job.group.names) result.materialized.push_back(name);
+    jobs.push_back(std::move(job));
+  }
+  std::vector<Note> notes;
+  run_jobs(jobs, options, [&](Job& job, int threads) -> Note {
+    torch::Tensor& tensor = job.group.primary->tensor;
+    if (tracker.dry_run()) {
+      tracker.mark_written(tensor, written_by(job.source, options), dry_content_key(job, options));
+      return {job.group.primary->name, fill_event(job.source, options), ""};
+    }
+    Note note = fill_values(job, tensor, options, threads);
+    tracker.mark_written(tensor, written_by(job.source, options));
+    return note;
+  }, notes);
+  add_notes(ledger, jobs, notes);
+  return result;
+}
+
+}  // namespace metaguard

@@ -1,0 +1,162 @@
+#include "walk/module_walker.hpp"
+
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "core/hashing.hpp"
+#include "walk/dtype_names.hpp"
+
+namespace metaguard {
+namespace {
+
+std::string join_name(const std::string& prefix, const std::string& local) {
+  return prefix.empty() ? local : prefix + "." + local;
+}
+
+bool recipe_matches(const torch::Tensor& tensor, const DerivedRecipe& recipe) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor expected = recipe(tensor.device());
+  if (!expected.defined() || expected.sizes() != tensor.sizes()) return false;
+  return torch::equal(expected.to(tensor.scalar_type()), tensor);
+}
+
+}  // namespace
+
+uint64_t content_hash(const torch::Tensor& tensor) {
+  torch::Tensor values = tensor.detach();
+  if (!values.device().is_cpu()) values = values.to(torch::kCPU);
+  values = values.contiguous();
+  uint64_t seed = fnv1a64(dtype_name(values.scalar_type()));
+  for (int64_t size : values.sizes()) seed = mix64(seed ^ static_cast<uint64_t>(size));
+  return hash_bytes(values.data_ptr(), values.numel() * values.element_size(), seed);
+}
+
+ModuleWalker::ModuleWalker(torch::nn::Module& root, const TensorStateTracker* tracker)
+    : root_(root), tracker_(tracker) {
+  rewalk();
+}
+
+void ModuleWalker::rewalk() {
+  tensors_.clear();
+  slots_.clear();
+  std::vector<LiveTensor> buffers;
+  std::vector<LiveTensor> caches;
+  for (const auto& item : root_.named_modules()) {
+    torch::nn::Module* module = item.value().get();
+    const std::string& prefix = item.key();
+    auto* declarations = dynamic_cast<TensorDeclarations*>(module);
+    ModuleSlots slot{module, tensors_.size(), 0, buffers.size(), 0};
+    for (const auto& parameter : module->named_parameters(/*recurse=*/false)) {
+      tensors_.push_back({join_name(prefix, parameter.key()), prefix, parameter.key(), TensorKind::Parameter,
+                          module, declarations, parameter.value(), nullptr});
+    }
+    slot.parameter_count = tensors_.size() - slot.first_parameter;
+    for (const auto& buffer : module->named_buffers(/*recurse=*/false)) {
+      TensorKind kind = declarations && declarations->is_nonpersistent(buffer.key()) ? TensorKind::NonpersistentBuffer
+                                                                                    : TensorKind::Buffer;
+      buffers.push_back({join_name(prefix, buffer.key()), prefix, buffer.key(), kind, module, declarations,
+                         buffer.value(), nullptr});
+    }
+    slot.buffer_count = buffers.size() - slot.first_buffer;
+    slots_.push_back(slot);
+    if (declarations) {
+      for (const auto& [name, cache] : declarations->caches()) {
+        caches.push_back({join_name(prefix, name), prefix, name, TensorKind::NonpersistentBuffer, module,
+                          declarations, cache.member ? *cache.member : torch::Tensor(), cache.member});
+      }
+    }
+  }
+  buffer_offset_ = tensors_.size();
+  for (auto& buffer : buffers) tensors_.push_back(std::move(buffer));
+  for (auto& cache : caches) tensors_.push_back(std::move(cache));
+}
+
+bool ModuleWalker::refresh_handles() {
+  for (const auto& slot : slots_) {
+    std::vector<torch::Tensor> parameters = slot.module->parameters(/*recurse=*/false);
+    std::vector<torch::Tensor> buffers = slot.module->buffers(/*recurse=*/false);
+    if (parameters.size() != slot.parameter_count || buffers.size() != slot.buffer_count) return false;
+    for (size_t i = 0; i < parameters.size(); ++i) tensors_[slot.first_parameter + i].tensor = parameters[i];
+    for (size_t i = 0; i < buffers.size(); ++i) tensors_[buffer_offset_ + slot.first_buffer + i].tensor = buffers[i];
+  }
+  for (auto& live : tensors_) {
+    if (live.cache_member) live.tensor = *live.cache_member;
+  }
+  return true;
+}
+
+LiveTensor* ModuleWalker::find(const std::string& name) {
+  for (auto& live : tensors_) {
+    if (live.name == name) return &live;
+  }
+  return nullptr;
+}
+
+TensorRecord ModuleWalker::describe(const LiveTensor& live, const SnapshotOptions& options) const {
+  const torch::Tensor& t = live.tensor;
+  TensorRecord r;
+  r.name = live.name;
+  r.kind = live.kind;
+  r.module = live.module_path;
+  r.dtype = dtype_name(t.scalar_type());
+  r.shape = t.sizes().vec();
+  r.numel = t.numel();
+  r.nbytes = r.numel * static_cast<int64_t>(t.element_size());
+  r.storage_offset = t.storage_offset();
+  r.contiguous = t.is_contiguous();
+  r.requires_grad = t.requires_grad();
+  r.tensor_key = reinterpret_cast<uint64_t>(t.unsafeGetTensorImpl());
+  r.storage_key = t.has_storage() ? reinterpret_cast<uint64_t>(t.storage().unsafeGetStorageImpl()) : 0;
+  r.version = static_cast<uint32_t>(t.is_inference() ? 0 : t._version());
+  r.derived = live.derived();
+  r.device = t.device().str();
+
+  std::optional<TensorStateTracker::State> state = tracker_ ? tracker_->state_of(t) : std::nullopt;
+  if (tracker_ && tracker_->dry_run()) {
+    // Preflight: the tensor stays meta; the tracker says where it would be and how filled.
+    if (state) {
+      r.device = state->device;
+      r.uninitialized = !state->written;
+      if (state->written && state->content_key != 0) r.content_hash = state->content_key;
+      if (r.derived && state->written) r.derived_current = state->written_by == "recompute";
+    }
+    return r;
+  }
+  r.uninitialized = tracker_ && tracker_->is_unwritten(t);
+  if (options.verify_derived && r.derived && !r.is_meta() && !r.uninitialized) {
+    r.derived_current = recipe_matches(t, *live.derived_recipe());
+  }
+  return r;
+}
+
+Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
+  if (!refresh_handles()) rewalk();
+  std::vector<TensorRecord> records;
+  records.reserve(tensors_.size());
+  std::vector<size_t> live_index;
+  live_index.reserve(tensors_.size());
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    if (!tensors_[i].tensor.defined()) continue;
+    records.push_back(describe(tensors_[i], options));
+    live_index.push_back(i);
+  }
+  if (options.hash_contents && !(tracker_ && tracker_->dry_run())) {
+    // Tensors are hashed independently, so the split over threads changes nothing.
+    auto hash_range = [&](size_t first, size_t step) {
+      for (size_t k = first; k < records.size(); k += step) {
+        if (records[k].has_data()) records[k].content_hash = content_hash(tensors_[live_index[k]].tensor);
+      }
+    };
+    size_t workers = static_cast<size_t>(std::max(1, options.threads));
+    std::vector<std::thread> pool;
+    for (size_t w = 1; w < workers; ++w) pool.emplace_back(hash_range, w, workers);
+    hash_range(0, workers);
+    for (auto& thread : pool) thread.join();
+  }
+  Inventory inventory(std::move(records));
+  inventory.assign_storage_ids();
+  return inventory;
+}
+
+}  // namespace metaguard

@@ -1,0 +1,80 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+#include "core/inventory.hpp"
+#include "walk/tensor_declarations.hpp"
+#include "walk/tensor_state_tracker.hpp"
+
+namespace metaguard {
+
+// One tensor of a live module tree, with what metaguard needs to check and repair it.
+struct LiveTensor {
+  std::string name;         // qualified, '.'-joined as named_parameters() joins it
+  std::string module_path;  // qualified name of the owning module ("" for the root)
+  std::string local_name;   // as registered in the owning module
+  TensorKind kind = TensorKind::Parameter;
+  torch::nn::Module* module = nullptr;
+  TensorDeclarations* declarations = nullptr;  // null when the module declares nothing
+  torch::Tensor tensor;                        // a handle: same TensorImpl as the module's
+  torch::Tensor* cache_member = nullptr;       // declared caches only
+
+  const DerivedRecipe* derived_recipe() const {
+    return declarations ? declarations->derived_recipe(local_name) : nullptr;
+  }
+  const InitRecipe* init_recipe() const {
+    return declarations ? declarations->init_recipe(local_name) : nullptr;
+  }
+  bool derived() const { return derived_recipe() != nullptr; }
+};
+
+struct SnapshotOptions {
+  bool verify_derived = false;  // recompute derived recipes and compare: O(bytes of those)
+  bool hash_contents = false;   // hash every tensor with data: O(bytes), parallel
+  int threads = 1;
+};
+
+// Lists every parameter, buffer (persistent or not) and declared cache of a module tree.
+// The first walk learns the names; later snapshots re-read each module's registry by
+// position, so they cost O(tensors) with no string building, and still see a tensor that
+// was replaced rather than filled in place.
+class ModuleWalker {
+ public:
+  explicit ModuleWalker(torch::nn::Module& root, const TensorStateTracker* tracker = nullptr);
+
+  Inventory snapshot(const SnapshotOptions& options = {});
+
+  // In inventory order: parameters (named_parameters() order), buffers, caches.
+  const std::vector<LiveTensor>& tensors() const { return tensors_; }
+  std::vector<LiveTensor>& tensors() { return tensors_; }
+  LiveTensor* find(const std::string& name);
+  torch::nn::Module& root() { return root_; }
+  const TensorStateTracker* tracker() const { return tracker_; }
+
+  // Re-learns names after the tree's structure changed (tensors added or removed).
+  void rewalk();
+
+ private:
+  struct ModuleSlots {
+    torch::nn::Module* module;
+    size_t first_parameter, parameter_count;
+    size_t first_buffer, buffer_count;
+  };
+
+  bool refresh_handles();
+  TensorRecord describe(const LiveTensor& live, const SnapshotOptions& options) const;
+
+  torch::nn::Module& root_;
+  const TensorStateTracker* tracker_;
+  std::vector<LiveTensor> tensors_;
+  std::vector<ModuleSlots> slots_;
+  size_t buffer_offset_ = 0;  // index of the first buffer in tensors_
+};
+
+// The content hash used for cross-rank comparison: of the logical values in row-major
+// order, so equal tensors hash equal whatever their strides.
+uint64_t content_hash(const torch::Tensor& tensor);
+
+}  // namespace metaguard
