@@ -15,11 +15,14 @@ std::string join_name(const std::string& prefix, const std::string& local) {
 
 void initialize_module(torch::nn::Module& root, uint64_t seed, int threads) {
   torch::NoGradGuard no_grad;
-  for (const auto& item : root.named_modules()) {
-    torch::nn::Module& module = *item.value();
+  std::vector<std::pair<std::string, torch::nn::Module*>> modules{{"", &root}};
+  for (const auto& item : root.named_modules("", /*include_self=*/false)) {
+    modules.emplace_back(item.key(), item.value().get());
+  }
+  for (const auto& [prefix, module_pointer] : modules) {
+    torch::nn::Module& module = *module_pointer;
     auto* declarations = dynamic_cast<TensorDeclarations*>(&module);
     if (!declarations) continue;
-    const std::string& prefix = item.key();
     for (auto& entry : module.named_parameters(/*recurse=*/false)) {
       if (const InitRecipe* recipe = declarations->init_recipe(entry.key())) {
         fill_by_recipe(entry.value(), *recipe, seed, join_name(prefix, entry.key()), threads);

@@ -42,9 +42,13 @@ void ModuleWalker::rewalk() {
   slots_.clear();
   std::vector<LiveTensor> buffers;
   std::vector<LiveTensor> caches;
-  for (const auto& item : root_.named_modules()) {
-    torch::nn::Module* module = item.value().get();
-    const std::string& prefix = item.key();
+  // The root first, then every submodule in pre-order: named_parameters()'s order. The
+  // root is taken by reference so a module on the stack can be walked too.
+  std::vector<std::pair<std::string, torch::nn::Module*>> modules{{"", &root_}};
+  for (const auto& item : root_.named_modules("", /*include_self=*/false)) {
+    modules.emplace_back(item.key(), item.value().get());
+  }
+  for (const auto& [prefix, module] : modules) {
     auto* declarations = dynamic_cast<TensorDeclarations*>(module);
     ModuleSlots slot{module, tensors_.size(), 0, buffers.size(), 0};
     for (const auto& parameter : module->named_parameters(/*recurse=*/false)) {

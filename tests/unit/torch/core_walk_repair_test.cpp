@@ -1,0 +1,185 @@
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include "guard/guard.hpp"
+#include "repair/in_place.hpp"
+#include "walk/module_walker.hpp"
+#include "walk/parameter_slots.hpp"
+
+using namespace metaguard;
+
+namespace {
+
+// A small module with one of everything: parameter, persistent buffer, derived buffer,
+// and a declared cache that is not registered at all.
+struct Sample : torch::nn::Module, TensorDeclarations {
+  explicit Sample(torch::Device device) {
+    auto options = torch::TensorOptions().device(device);
+    weight = register_parameter("weight", torch::empty({3, 4}, options));
+    declare_init("weight", InitRecipe::normal(0, 1));
+    running = register_buffer("running", torch::empty({4}, options));
+    declare_init("running", InitRecipe::ones());
+    index = register_buffer("index", torch::empty({3}, options.dtype(torch::kInt64)));
+    declare_derived("index", [](const torch::Device& d) { return torch::tensor({0, 2, 4}, torch::TensorOptions().dtype(torch::kInt64).device(d)); });
+    cache = torch::empty({2}, options);
+    declare_cache("cache", &cache, [](const torch::Device& d) { return torch::full({2}, 7.0, torch::TensorOptions().device(d)); });
+  }
+  torch::Tensor weight, running, index, cache;
+};
+
+}  // namespace
+
+TEST_CASE("walker: kinds, derived flags and declared caches", "[walk]") {
+  Sample sample(torch::kMeta);
+  ModuleWalker walker(sample);
+  Inventory inventory = walker.snapshot();
+  REQUIRE(inventory.size() == 4);
+  CHECK(inventory.tensors()[0].name == "weight");
+  CHECK(inventory.tensors()[0].kind == TensorKind::Parameter);
+  CHECK(inventory.find("running")->kind == TensorKind::Buffer);
+  CHECK(inventory.find("index")->kind == TensorKind::NonpersistentBuffer);
+  CHECK(inventory.find("index")->derived);
+  CHECK(inventory.find("cache")->kind == TensorKind::NonpersistentBuffer);
+  CHECK(inventory.find("weight")->nbytes == 48);
+  CHECK(inventory.find("index")->dtype == "int64");
+  for (const auto& t : inventory.tensors()) CHECK(t.device == "meta");
+}
+
+TEST_CASE("materialize keeps identity and fills from recipes", "[repair]") {
+  Sample sample(torch::kMeta);
+  const c10::TensorImpl* impl = sample.weight.unsafeGetTensorImpl();
+  TensorStateTracker tracker;
+  ModuleWalker walker(sample, &tracker);
+  auto result = materialize(walker, tracker, MaterializeOptions{});
+  CHECK(result.skipped.empty());
+  CHECK(sample.weight.unsafeGetTensorImpl() == impl);
+  CHECK(sample.weight.device().is_cpu());
+  CHECK(sample.weight.requires_grad());
+  CHECK(torch::equal(sample.running, torch::ones({4})));
+  CHECK(torch::equal(sample.index, torch::tensor({0, 2, 4})));
+  CHECK(torch::equal(sample.cache, torch::full({2}, 7.0)));
+  Inventory inventory = walker.snapshot();
+  for (const auto& t : inventory.tensors()) CHECK_FALSE(t.uninitialized);
+}
+
+TEST_CASE("empty materialization is seen as uninitialized until something writes", "[walk][repair]") {
+  Sample sample(torch::kMeta);
+  TensorStateTracker tracker;
+  ModuleWalker walker(sample, &tracker);
+  MaterializeOptions options;
+  options.fill = false;  // to_empty
+  materialize(walker, tracker, options);
+  Inventory inventory = walker.snapshot();
+  for (const auto& t : inventory.tensors()) {
+    CHECK(t.device == "cpu");
+    CHECK(t.uninitialized);
+  }
+  {
+    torch::NoGradGuard no_grad;
+    sample.weight.normal_();  // any in-place write counts
+  }
+  inventory = walker.snapshot();
+  CHECK_FALSE(inventory.find("weight")->uninitialized);
+  CHECK(inventory.find("running")->uninitialized);
+}
+
+TEST_CASE("stale derived buffers are found by recomputing the recipe", "[walk][checks]") {
+  Sample sample(torch::kMeta);
+  TensorStateTracker tracker;
+  ModuleWalker walker(sample, &tracker);
+  materialize(walker, tracker, MaterializeOptions{});
+  SnapshotOptions verify;
+  verify.verify_derived = true;
+  CHECK(walker.snapshot(verify).find("index")->derived_current == std::optional<bool>(true));
+  sample.index[1] = 5;
+  CHECK(walker.snapshot(verify).find("index")->derived_current == std::optional<bool>(false));
+}
+
+TEST_CASE("guard: fail names every culprit; repair clears them", "[guard]") {
+  Sample sample(torch::kMeta);
+  TensorStateTracker tracker;
+  Ledger ledger;
+  ModuleWalker walker(sample, &tracker);
+  GuardConfig config;
+  config.rank = 1;
+  Guard failing(walker, tracker, ledger, config);
+  failing.record("init");
+  try {
+    failing.check_point("before-validation", DataNeeds::all());
+    FAIL("expected a GuardFailure");
+  } catch (const GuardFailure& failure) {
+    CHECK(failure.phase() == "before-validation");
+    std::string message = failure.what();
+    for (const char* name : {"weight", "running", "index", "cache"}) CHECK(message.find(name) != std::string::npos);
+    CHECK(message.find("rank 1") != std::string::npos);
+    CHECK(failure.findings().size() == 4);
+  }
+
+  config.policy = GuardPolicy::Repair;
+  Guard repairing(walker, tracker, ledger, config);
+  auto findings = repairing.check_point("before-validation", DataNeeds::all());
+  REQUIRE(findings.size() == 4);
+  for (const auto& f : findings) CHECK(f.repaired);
+  CHECK_FALSE(sample.weight.is_meta());
+  // The ledger tells the story.
+  bool initialized = false;
+  for (const auto& event : ledger.history("weight")) initialized = initialized || event.event == "initialized";
+  CHECK(initialized);
+}
+
+TEST_CASE("an untied parameter is found and re-tied by repair", "[guard][repair]") {
+  struct Tied : torch::nn::Module, TensorDeclarations {
+    Tied() {
+      auto meta = torch::TensorOptions().device(torch::kMeta);
+      a = register_parameter("a", torch::empty({4}, meta));
+      declare_init("a", InitRecipe::normal(0, 1));
+      register_parameter("b", a);
+    }
+    torch::Tensor a;
+  } tied;
+  TensorStateTracker tracker;
+  Ledger ledger;
+  ModuleWalker walker(tied, &tracker);
+  GuardConfig config;
+  config.policy = GuardPolicy::Repair;
+  Guard guard(walker, tracker, ledger, config);
+  guard.record("init");
+  materialize(walker, tracker, MaterializeOptions{});
+  // A materializer that fills each name separately unties them.
+  replace_registered_parameter(tied, "b", torch::randn({4}).requires_grad_());
+  auto findings = guard.check_point("materialize", DataNeeds::all());
+  REQUIRE(findings.size() == 1);
+  CHECK(findings[0].code == "tied-weights-broken");
+  CHECK(findings[0].tensor == std::optional<std::string>("b"));
+  CHECK(findings[0].repaired);
+  auto params = tied.named_parameters();
+  CHECK(params["a"].data_ptr() == params["b"].data_ptr());
+}
+
+TEST_CASE("dry run: nothing is allocated, the tracker says where tensors would be", "[walk][repair]") {
+  Sample sample(torch::kMeta);
+  TensorStateTracker tracker(/*dry_run=*/true);
+  ModuleWalker walker(sample, &tracker);
+  MaterializeOptions options;
+  options.fill = false;
+  materialize(walker, tracker, options);
+  CHECK(sample.weight.is_meta());
+  Inventory inventory = walker.snapshot();
+  CHECK(inventory.find("weight")->device == "cpu");
+  CHECK(inventory.find("weight")->uninitialized);
+
+  refill(walker, tracker, {"weight"}, MaterializeOptions{});
+  inventory = walker.snapshot();
+  CHECK_FALSE(inventory.find("weight")->uninitialized);
+  CHECK(inventory.find("weight")->content_hash.has_value());
+  CHECK(inventory.find("running")->uninitialized);
+}
+
+TEST_CASE("swap_in_place is seen through every handle", "[repair]") {
+  torch::Tensor meta = torch::empty({2, 2}, torch::TensorOptions().device(torch::kMeta)).requires_grad_();
+  torch::Tensor alias = meta;
+  swap_in_place(meta, torch::ones({2, 2}));
+  CHECK(alias.device().is_cpu());
+  CHECK(alias.requires_grad());
+  CHECK(torch::equal(alias.detach(), torch::ones({2, 2})));
+}
