@@ -1,15 +1,41 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "cli_support.hpp"
 #include "core/errors.hpp"
+#include "core/fault.hpp"
+#include "preflight/preflight_run.hpp"
 #include "torch/torch_commands.hpp"
 
 namespace metaguard::cli {
 
-// Not built yet: says so plainly instead of pretending (see the open issues).
 int run_preflight(const std::vector<std::string>& args) {
-  (void)args;
-  throw InputError("'preflight' is not available in this build yet");
+  PreflightOptions options;
+  OutputOptions output;
+  std::string init;
+  po::options_description flags("preflight options");
+  flags.add_options()
+      ("model", po::value(&options.model)->default_value(options.model), "model name (fixtures/models) or config JSON path")
+      ("lora", po::value(&options.lora)->default_value(options.lora), "LoRA spec: r=,alpha=,dropout=,targets=query+key+value+projection+mlp+head, or none")
+      ("checkpoint", po::value<std::string>(), "checkpoint rank 0 loads (not available in this build yet)")
+      ("world-size", po::value(&options.world_size)->default_value(options.world_size), "number of ranks to simulate")
+      ("init", po::value(&init), "meta or direct (default: meta when world size > 1 or a fault needs it)")
+      ("inject", po::value(&options.inject)->composing(),
+       fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
+      ("repair", po::bool_switch(&options.repair), "repair at every guard point and check again")
+      ("seed", po::value(&options.seed)->default_value(options.seed), "run seed for init recipes")
+      ("threads", po::value(&options.threads)->default_value(options.threads), "threads for materialization and hashing");
+  add_output_options(flags, output, /*with_allow=*/true);
+  po::variables_map values;
+  if (!parse_arguments("preflight", "metaguard preflight [options]", args, flags, {}, values)) return 0;
+  if (values.count("checkpoint")) {
+    throw InputError("--checkpoint: loading checkpoints into a model is not available in this build yet");
+  }
+  if (!init.empty()) options.init = init;
+  if (options.threads < 1) throw InputError("--threads: must be at least 1");
+  return emit_report(run_preflight(options), output);
 }
 
 }  // namespace metaguard::cli

@@ -36,6 +36,7 @@ struct TensorRecord {
   bool contiguous = true;
   std::optional<bool> requires_grad;
   std::vector<ProvenanceEvent> provenance;
+  std::optional<int> rank;  // which rank's tensor, in multi-rank reports (an addition to the schema)
 
   // Beyond the report's fixed fields: what the walker knows that checks need.
   bool uninitialized = false;     // storage handed out by materialization, never written since

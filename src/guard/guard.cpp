@@ -72,7 +72,7 @@ std::vector<Finding> Guard::check_point(const std::string& phase, DataNeeds need
   if (config_.policy == GuardPolicy::Fail) throw GuardFailure(phase, findings);
 
   // Repair, then look again: only what the second look no longer sees counts as repaired.
-  auto actions = repair_findings(findings, walker_, tracker_, config_.repair, ledger_);
+  auto actions = repair_findings(findings, walker_, tracker_, config_.repair, ledger_, config_.replicate);
   repair_log_.insert(repair_log_.end(), actions.begin(), actions.end());
   Inventory after = walker_.snapshot(options);
   ledger_.record(phase, after);

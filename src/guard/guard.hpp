@@ -31,6 +31,7 @@ struct GuardConfig {
   std::vector<std::string> allow;  // --allow globs
   bool lora_run = false;
   MaterializeOptions repair;       // seed, device, threads, sources for repair
+  ReplicateFromRank0 replicate;    // multi-rank runs: how to re-broadcast a divergent tensor
 };
 
 // Anything a guard point may add to the checks' context.
@@ -60,6 +61,7 @@ class Guard {
 
   const std::vector<RepairAction>& repair_log() const { return repair_log_; }
   const GuardConfig& config() const { return config_; }
+  void set_replicate(ReplicateFromRank0 replicate) { config_.replicate = std::move(replicate); }
 
  private:
   ModuleWalker& walker_;

@@ -37,10 +37,11 @@ std::string tie_partner(const Ledger& ledger, const std::string& name) {
 
 std::vector<RepairAction> repair_findings(const std::vector<Finding>& findings, ModuleWalker& walker,
                                           TensorStateTracker& tracker, const MaterializeOptions& options,
-                                          Ledger& ledger) {
+                                          Ledger& ledger, const ReplicateFromRank0& replicate) {
   std::vector<RepairAction> actions;
   std::set<std::string> to_materialize, to_refill;
   std::vector<std::pair<std::string, std::string>> to_retie;  // (tensor, partner)
+  std::vector<std::string> to_replicate;
   for (const auto& finding : findings) {
     if (finding.severity != Severity::Error || !finding.tensor) continue;
     const std::string& name = *finding.tensor;
@@ -50,6 +51,8 @@ std::vector<RepairAction> repair_findings(const std::vector<Finding>& findings, 
       to_refill.insert(name);
     } else if (finding.code == "tied-weights-broken") {
       to_retie.emplace_back(name, tie_partner(ledger, name));
+    } else if (finding.code == "rank-divergence" && replicate) {
+      to_replicate.push_back(name);
     } else {
       actions.push_back({finding.code, name, false, no_repair_reason(finding.code)});
     }
@@ -69,6 +72,15 @@ std::vector<RepairAction> repair_findings(const std::vector<Finding>& findings, 
     swap_in_place(live->tensor, source->tensor);
     ledger.note(name, "repaired", fmt::format("re-tied to {}", partner));
     actions.push_back({"tied-weights-broken", name, true, fmt::format("re-tied to {}", partner)});
+  }
+
+  if (!to_replicate.empty()) {
+    std::vector<std::string> done = replicate(to_replicate);
+    std::set<std::string> replicated(done.begin(), done.end());
+    for (const auto& name : to_replicate) {
+      bool ok = replicated.count(name) > 0;
+      actions.push_back({"rank-divergence", name, ok, ok ? "re-broadcast from rank 0" : "rank 0 has no value to send"});
+    }
   }
 
   if (!to_materialize.empty()) {

@@ -100,6 +100,7 @@ TensorRecord tensor_from_json(const json& value, const std::string& where) {
     if (event.has("detail")) parsed.detail = event.string("detail");
     tensor.provenance.push_back(std::move(parsed));
   }
+  if (in.has("rank")) tensor.rank = static_cast<int>(in.integer("rank"));
   if (in.has("uninitialized")) tensor.uninitialized = in.boolean("uninitialized");
   if (in.has("derived")) tensor.derived = in.boolean("derived");
   if (in.has("content_hash") && in.at("content_hash").is_string()) {
@@ -145,6 +146,7 @@ json tensor_to_json(const TensorRecord& tensor) {
       {"provenance", std::move(provenance)},
   };
   // Additions to the schema (CONTRACT.md allows adding): only where they say something.
+  if (tensor.rank) out["rank"] = *tensor.rank;
   if (tensor.uninitialized) out["uninitialized"] = true;
   if (tensor.derived) out["derived"] = true;
   if (tensor.content_hash) out["content_hash"] = fmt::format("{:016x}", *tensor.content_hash);

@@ -177,12 +177,17 @@ TEST_CASE("rank-divergence: state, shape and content against rank 0", "[checks]"
   for (const auto& [record_on_rank1, expect] :
        std::vector<std::pair<TensorRecord, size_t>>{{same, 0}, {other_content, 1}, {still_meta, 1}}) {
     Inventory rank1({record_on_rank1});
-    CheckContext context{rank1, "broadcast", 1};
+    CheckContext context{rank1, "broadcast", 1, DataNeeds::none()};
     context.ranks = &ranks;
     auto findings = run_one("rank-divergence", context);
     CHECK(findings.size() == expect);
     if (!findings.empty()) CHECK(findings[0].rank == std::optional<int>(1));
   }
+  // Where data is needed, a meta tensor is the meta checks' finding, not a divergence.
+  Inventory rank1_meta({still_meta});
+  CheckContext needs_data{rank1_meta, "broadcast", 1, DataNeeds::all()};
+  needs_data.ranks = &ranks;
+  CHECK(run_one("rank-divergence", needs_data).empty());
   CheckContext on_rank0{rank0, "broadcast", 0};
   on_rank0.ranks = &ranks;
   CHECK(run_one("rank-divergence", on_rank0).empty());

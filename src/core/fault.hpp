@@ -1,0 +1,30 @@
+#pragma once
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace metaguard {
+
+// The root causes `--inject` reproduces (CONTRACT.md's fault names).
+enum class Fault {
+  LoraIndMeta,          // lora-ind-meta
+  RopeCacheMeta,        // rope-cache-meta
+  SkipBroadcast,        // skip-broadcast
+  UntieOnMaterialize,   // untie-on-materialize
+  ToEmptyNoInit,        // to-empty-no-init
+  RankSeedDivergence,   // rank-seed-divergence
+  PartialCheckpoint,    // partial-checkpoint
+};
+
+std::string_view to_string(Fault fault);
+std::optional<Fault> parse_fault(std::string_view name);
+std::vector<std::string> fault_names();
+// One line: what the fault reproduces.
+std::string_view describe(Fault fault);
+
+// Parses `--inject` values; throws InputError naming the bad one and listing the valid ones.
+std::set<Fault> parse_faults(const std::vector<std::string>& names);
+
+}  // namespace metaguard

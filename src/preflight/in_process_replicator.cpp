@@ -1,0 +1,27 @@
+#include "preflight/in_process_replicator.hpp"
+
+namespace metaguard {
+
+std::vector<std::string> InProcessReplicator::replicate(RankSession& target, const std::vector<std::string>& names) {
+  source_.walker().snapshot();
+  target.walker().snapshot();
+  std::vector<std::string> done;
+  for (const auto& name : names) {
+    LiveTensor* from = source_.walker().find(name);
+    LiveTensor* to = target.walker().find(name);
+    if (!from || !to) continue;
+    auto state = source_.tracker().state_of(from->tensor);
+    if (!state) continue;  // still meta on rank 0: nothing to send
+    if (!target.tracker().state_of(to->tensor)) target.tracker().mark_allocated(to->tensor, state->device);
+    if (state->written) {
+      target.tracker().mark_written(to->tensor, "broadcast", state->content_key);
+      target.ledger().note(name, "received", "from rank 0");
+    } else {
+      target.ledger().note(name, "received-unwritten", "rank 0's storage was never written");
+    }
+    done.push_back(name);
+  }
+  return done;
+}
+
+}  // namespace metaguard

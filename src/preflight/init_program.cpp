@@ -1,0 +1,141 @@
+#include "preflight/init_program.hpp"
+
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "core/errors.hpp"
+#include "repair/materializer.hpp"
+#include "walk/parameter_slots.hpp"
+
+namespace metaguard {
+namespace {
+
+// Derived buffers a fault leaves alone: the bug is that nobody recomputes them.
+bool left_alone_by_fault(const LiveTensor& tensor, const InitPlan& plan) {
+  if (plan.has(Fault::LoraIndMeta) && tensor.local_name == "lora_ind") return true;
+  if (plan.has(Fault::RopeCacheMeta) && (tensor.local_name == "cos" || tensor.local_name == "sin")) return true;
+  return false;
+}
+
+MaterializeOptions options_for(const InitPlan& plan) {
+  MaterializeOptions options;
+  options.seed = plan.seed;
+  options.device = plan.device;
+  options.threads = plan.threads;
+  return options;
+}
+
+// untie-on-materialize: a materializer that fills each name separately gives every alias
+// of a tied tensor its own storage (same values, two copies).
+void untie_tied_parameters(RankSession& session) {
+  ModuleWalker& walker = session.walker();
+  walker.snapshot();
+  std::unordered_map<const c10::TensorImpl*, const LiveTensor*> first_of;
+  std::vector<std::pair<LiveTensor*, const LiveTensor*>> aliases;  // (alias, original)
+  for (auto& live : walker.tensors()) {
+    if (live.kind != TensorKind::Parameter || !live.tensor.defined()) continue;
+    auto [it, inserted] = first_of.emplace(live.tensor.unsafeGetTensorImpl(), &live);
+    if (!inserted) aliases.emplace_back(&live, it->second);
+  }
+  TensorStateTracker& tracker = session.tracker();
+  for (auto& [alias, original] : aliases) {
+    torch::Tensor copy;
+    if (tracker.dry_run()) {
+      copy = torch::empty(original->tensor.sizes(), original->tensor.options());
+      auto state = tracker.state_of(original->tensor);
+      if (state) {
+        tracker.mark_allocated(copy, state->device);
+        if (state->written) tracker.mark_written(copy, state->written_by, state->content_key);
+      }
+    } else {
+      copy = original->tensor.detach().clone();
+      tracker.mark_written(copy, "init");
+    }
+    copy.set_requires_grad(original->tensor.requires_grad());
+    replace_registered_parameter(*alias->module, alias->local_name, copy);
+  }
+  walker.snapshot();
+}
+
+}  // namespace
+
+bool InitPlan::broadcasts() const {
+  return world_size > 1 && !has(Fault::SkipBroadcast) && !has(Fault::ToEmptyNoInit) &&
+         !has(Fault::RankSeedDivergence);
+}
+
+std::vector<std::string> replicated_names(RankSession& session) {
+  session.walker().snapshot();
+  std::vector<std::string> names;
+  for (const auto& live : session.walker().tensors()) {
+    if (is_persistent(live.kind) && live.tensor.defined()) names.push_back(live.name);
+  }
+  return names;
+}
+
+void run_init_step(RankSession& session, const InitPlan& plan) {
+  const bool every_rank_initializes = plan.has(Fault::ToEmptyNoInit) || plan.has(Fault::RankSeedDivergence);
+  if (session.rank() != 0 && plan.meta_init && !every_rank_initializes) return;
+
+  MaterializeOptions options = options_for(plan);
+  if (plan.has(Fault::ToEmptyNoInit)) {
+    options.fill = false;  // storage for everything, values for nothing
+    materialize(session.walker(), session.tracker(), options, &session.ledger());
+    return;
+  }
+  if (plan.has(Fault::RankSeedDivergence)) options.seed = plan.seed + 7919 * static_cast<uint64_t>(session.rank());
+  if (plan.meta_init) {
+    // Derived buffers are every rank's own business, at "materialize".
+    options.select = [](const LiveTensor& live) { return is_persistent(live.kind); };
+  }
+  materialize(session.walker(), session.tracker(), options, &session.ledger());
+  if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
+}
+
+void run_broadcast_step(RankSession& session, const InitPlan& plan, Replicator& replicator) {
+  if (!plan.broadcasts() || session.rank() == 0) return;
+  replicator.replicate(session, replicated_names(session));
+  if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
+}
+
+void run_materialize_step(RankSession& session, const InitPlan& plan) {
+  if (!plan.meta_init || plan.has(Fault::ToEmptyNoInit)) return;
+  MaterializeOptions options = options_for(plan);
+  options.select = [&plan](const LiveTensor& live) { return live.derived() && !left_alone_by_fault(live, plan); };
+  materialize(session.walker(), session.tracker(), options, &session.ledger());
+}
+
+void check_plan(const InitPlan& plan, const GPTConfig& config, const std::optional<LoRAConfig>& lora) {
+  if (plan.world_size < 1) throw InputError("--world-size: must be at least 1");
+  if (!plan.meta_init && plan.world_size > 1) {
+    throw InputError("--init direct: multi-rank runs build on meta and broadcast; use --world-size 1 or --init meta");
+  }
+  for (Fault fault : plan.faults) {
+    const std::string name(to_string(fault));
+    const bool needs_meta = fault == Fault::LoraIndMeta || fault == Fault::RopeCacheMeta ||
+                            fault == Fault::ToEmptyNoInit || fault == Fault::UntieOnMaterialize ||
+                            fault == Fault::SkipBroadcast;
+    if (needs_meta && !plan.meta_init) {
+      throw InputError(fmt::format("--inject {}: reproduces a meta-device build; drop --init direct", name));
+    }
+    if ((fault == Fault::SkipBroadcast || fault == Fault::RankSeedDivergence) && plan.world_size < 2) {
+      throw InputError(fmt::format("--inject {}: needs several ranks (--world-size 2 or more)", name));
+    }
+    if (fault == Fault::LoraIndMeta && !(lora && lora->any_qkv())) {
+      throw InputError("--inject lora-ind-meta: needs LoRA on query, key or value (--lora targets=...)");
+    }
+    if (fault == Fault::UntieOnMaterialize && !config.tie_embeddings) {
+      throw InputError(fmt::format(
+          "--inject untie-on-materialize: model '{}' has no tied weights (use a config with tie_embeddings: true, "
+          "e.g. --model micro-tied)",
+          config.name));
+    }
+    if (fault == Fault::RopeCacheMeta && config.rope_n_elem() == 0) {
+      throw InputError(fmt::format("--inject rope-cache-meta: model '{}' has no rotary embedding", config.name));
+    }
+  }
+}
+
+}  // namespace metaguard

@@ -1,0 +1,28 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/report.hpp"
+
+namespace metaguard {
+
+struct PreflightOptions {
+  std::string model = "micro";                                     // name or config path
+  std::string lora = "r=8,alpha=16,dropout=0,targets=query+value";  // CONTRACT.md's --lora SPEC
+  int world_size = 2;
+  std::optional<std::string> init;  // "meta" | "direct"; default: meta for several ranks or meta faults
+  std::vector<std::string> inject;  // fault names
+  bool repair = false;
+  uint64_t seed = 1337;
+  int threads = 1;
+};
+
+// Builds the model for every rank exactly as the trainer will, in one process and on a
+// dry-run tracker (shapes only: llama-2-70b for 8 ranks fits in memory), walks every
+// rank's inventory at every phase, and reports findings with provenance, memory per rank
+// and device, and trainable/frozen counts. Throws InputError for bad options.
+Report run_preflight(const PreflightOptions& options);
+
+}  // namespace metaguard

@@ -1,0 +1,45 @@
+#pragma once
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "guard/guard.hpp"
+#include "model/gpt.hpp"
+
+namespace metaguard {
+
+// One rank's model and everything metaguard keeps about it: the state tracker, the ledger,
+// the walker and the guard. Preflight holds one per rank in one process; the trainer holds
+// its own rank's.
+class RankSession {
+ public:
+  RankSession(int rank, GPT model, bool dry_run, GuardConfig config);
+  RankSession(const RankSession&) = delete;
+  RankSession& operator=(const RankSession&) = delete;
+
+  int rank() const { return rank_; }
+  GPT& model() { return model_; }
+  TensorStateTracker& tracker() { return tracker_; }
+  Ledger& ledger() { return ledger_; }
+  ModuleWalker& walker() { return walker_; }
+  Guard& guard() { return guard_; }
+
+  // Keeps the first report of each (code, tensor): a tensor stuck on meta is reported at the
+  // first phase where it matters, not at every later one.
+  void keep(const std::vector<Finding>& findings);
+  const std::vector<Finding>& findings() const { return findings_; }
+
+ private:
+  int rank_;
+  GPT model_;
+  TensorStateTracker tracker_;
+  Ledger ledger_;
+  ModuleWalker walker_;
+  Guard guard_;
+  std::vector<Finding> findings_;
+  std::set<std::tuple<std::string, std::string>> seen_;
+};
+
+}  // namespace metaguard
