@@ -1,0 +1,46 @@
+#include <catch2/catch.hpp>
+
+#include "support/run_process.hpp"
+
+using metaguard::test::metaguard_exe;
+using metaguard::test::run_process;
+
+namespace {
+
+// CONTRACT.md: usage errors are one line starting "metaguard: error: ", exit 2.
+void require_one_error_line(const metaguard::test::ProcessResult& result, const std::string& mentions) {
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.rfind("metaguard: error: ", 0) == 0);
+  CHECK(result.err.find(mentions) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("--help and --version exit 0 and say what they should", "[cli]") {
+  auto help = run_process({metaguard_exe(), "--help"});
+  CHECK(help.exit_code == 0);
+  for (const char* command : {"scan", "preflight", "train", "regress", "explain", "diff"}) {
+    CHECK(help.out.find(command) != std::string::npos);
+  }
+  auto version = run_process({metaguard_exe(), "--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.rfind("metaguard ", 0) == 0);
+}
+
+TEST_CASE("unknown commands and flags exit 2 with one error line", "[cli]") {
+  auto command = run_process({metaguard_exe(), "frobnicate"});
+  require_one_error_line(command, "frobnicate");
+  auto flag = run_process({metaguard_exe(), "--frobnicate"});
+  require_one_error_line(flag, "--frobnicate");
+  auto none = run_process({metaguard_exe()});
+  CHECK(none.exit_code == 2);
+}
+
+TEST_CASE("every subcommand has --help", "[cli]") {
+  for (const char* command : {"scan", "preflight", "explain", "diff"}) {
+    auto result = run_process({metaguard_exe(), command, "--help"});
+    INFO(command << ": " << result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(result.out.find("usage: metaguard") != std::string::npos);
+  }
+}

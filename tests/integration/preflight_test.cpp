@@ -1,0 +1,175 @@
+// `metaguard preflight` as a user runs it: every injected fault is caught with its code,
+// rank and phase; --repair clears it; bad input is one error line and exit 2.
+#include <algorithm>
+#include <regex>
+#include <set>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/run_process.hpp"
+
+using metaguard::test::metaguard_exe;
+using metaguard::test::run_process;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int exit_code;
+  json report;
+  std::string err;
+};
+
+Run preflight(std::vector<std::string> args) {
+  std::vector<std::string> argv{metaguard_exe(), "preflight", "--format", "json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto result = run_process(argv, 300);
+  INFO(result.err);
+  REQUIRE_FALSE(result.timed_out);
+  json report = result.out.empty() ? json() : json::parse(result.out);
+  return {result.exit_code, report, result.err};
+}
+
+// Findings with this code whose tensor matches the pattern, as (rank, phase) pairs.
+std::set<std::pair<int, std::string>> where_found(const json& report, const std::string& code, const std::string& tensor_regex) {
+  std::set<std::pair<int, std::string>> found;
+  std::regex pattern(tensor_regex);
+  for (const auto& f : report["findings"]) {
+    if (f["code"] != code || f["tensor"].is_null()) continue;
+    if (!std::regex_match(f["tensor"].get<std::string>(), pattern)) continue;
+    found.emplace(f["rank"].get<int>(), f["phase"].get<std::string>());
+  }
+  return found;
+}
+
+int error_count(const json& report) { return report["summary"]["errors"].get<int>(); }
+
+}  // namespace
+
+TEST_CASE("preflight of the default is clean", "[preflight]") {
+  auto run = preflight({});
+  CHECK(run.exit_code == 0);
+  CHECK(error_count(run.report) == 0);
+  CHECK(run.report["command"] == "preflight");
+  CHECK(run.report["preflight"]["world_size"] == 2);
+  // Both ranks' tensors are listed; LoRA on query and value means lora_ind buffers exist.
+  int lora_ind = 0;
+  for (const auto& t : run.report["tensors"]) {
+    if (std::regex_match(t["name"].get<std::string>(), std::regex(R"(transformer\.h\.\d+\.attn\.attn\.lora_ind)"))) {
+      ++lora_ind;
+      CHECK(t["kind"] == "nonpersistent_buffer");
+    }
+  }
+  CHECK(lora_ind == 2 * 2);  // micro has 2 layers, 2 ranks
+  // Only LoRA parameters train.
+  CHECK(run.report["parameters"]["trainable_numel"].get<int64_t>() > 0);
+  CHECK(run.report["parameters"]["frozen_numel"].get<int64_t>() > run.report["parameters"]["trainable_numel"].get<int64_t>());
+  CHECK(run.report["memory"].size() == 2);
+}
+
+TEST_CASE("lora-ind-meta: caught on every rank at the first validation (LitGPT 1378/1385)", "[preflight][fault]") {
+  auto run = preflight({"--inject", "lora-ind-meta"});
+  CHECK(run.exit_code == 1);
+  auto found = where_found(run.report, "meta-nonpersistent-buffer", R"(transformer\.h\.[01]\.attn\.attn\.lora_ind)");
+  CHECK(found == std::set<std::pair<int, std::string>>{{0, "before-validation"}, {1, "before-validation"}});
+  CHECK(error_count(run.report) == 4);  // 2 layers x 2 ranks
+  for (const auto& f : run.report["findings"]) {
+    CHECK(f["message"].get<std::string>().find("never recomputed") != std::string::npos);
+  }
+}
+
+TEST_CASE("rope-cache-meta: cos and sin caught at the first validation", "[preflight][fault]") {
+  auto run = preflight({"--inject", "rope-cache-meta"});
+  CHECK(run.exit_code == 1);
+  CHECK(where_found(run.report, "meta-nonpersistent-buffer", "cos|sin") ==
+        std::set<std::pair<int, std::string>>{{0, "before-validation"}, {1, "before-validation"}});
+}
+
+TEST_CASE("skip-broadcast: rank 1 keeps meta parameters, caught after the broadcast", "[preflight][fault]") {
+  auto run = preflight({"--inject", "skip-broadcast", "--world-size", "3"});
+  CHECK(run.exit_code == 1);
+  auto found = where_found(run.report, "meta-parameter", ".*");
+  CHECK(found == std::set<std::pair<int, std::string>>{{1, "broadcast"}, {2, "broadcast"}});
+  CHECK(where_found(run.report, "meta-parameter", "transformer\\.wte\\.weight").size() == 2);
+}
+
+TEST_CASE("untie-on-materialize: the head's tie to the embedding is broken on every rank", "[preflight][fault]") {
+  auto run = preflight({"--model", "micro-tied", "--inject", "untie-on-materialize"});
+  CHECK(run.exit_code == 1);
+  CHECK(where_found(run.report, "tied-weights-broken", "lm_head\\.weight") ==
+        std::set<std::pair<int, std::string>>{{0, "init"}, {1, "broadcast"}});
+}
+
+TEST_CASE("to-empty-no-init: nothing is meta, yet everything is garbage", "[preflight][fault]") {
+  auto run = preflight({"--inject", "to-empty-no-init"});
+  CHECK(run.exit_code == 1);
+  CHECK(run.report["summary"]["meta"] == 0);
+  auto params = where_found(run.report, "uninitialized-storage", "transformer\\.wte\\.weight");
+  CHECK(params == std::set<std::pair<int, std::string>>{{0, "broadcast"}, {1, "broadcast"}});
+  auto caches = where_found(run.report, "uninitialized-storage", "cos|sin");
+  CHECK(caches == std::set<std::pair<int, std::string>>{{0, "before-validation"}, {1, "before-validation"}});
+  CHECK(where_found(run.report, "meta-parameter", ".*").empty());
+}
+
+TEST_CASE("rank-seed-divergence: replicas differ, caught by the hash comparison", "[preflight][fault]") {
+  auto run = preflight({"--inject", "rank-seed-divergence"});
+  CHECK(run.exit_code == 1);
+  auto found = where_found(run.report, "rank-divergence", "transformer\\.wte\\.weight");
+  CHECK(found == std::set<std::pair<int, std::string>>{{1, "broadcast"}});
+  // Constant-initialized tensors (norm weights) are equal on every rank, so not divergent.
+  CHECK(where_found(run.report, "rank-divergence", ".*norm_1\\.weight").empty());
+  CHECK(where_found(run.report, "rank-divergence", ".*").count({0, "broadcast"}) == 0);
+}
+
+TEST_CASE("--repair clears every injected fault", "[preflight][repair]") {
+  const std::vector<std::vector<std::string>> faults = {
+      {"--inject", "lora-ind-meta"},  {"--inject", "rope-cache-meta"},      {"--inject", "skip-broadcast"},
+      {"--inject", "to-empty-no-init"}, {"--inject", "rank-seed-divergence"},
+      {"--model", "micro-tied", "--inject", "untie-on-materialize"},
+  };
+  for (auto args : faults) {
+    args.push_back("--repair");
+    auto run = preflight(args);
+    INFO(args[1]);
+    CHECK(run.exit_code == 0);
+    CHECK(error_count(run.report) == 0);
+    CHECK(run.report["summary"]["repaired"].get<int>() > 0);
+    for (const auto& f : run.report["findings"]) {
+      if (f["severity"] == "error") CHECK(f["repaired"] == true);
+    }
+  }
+}
+
+TEST_CASE("a clean preflight of every shared config has no error", "[preflight]") {
+  for (const char* model : {"micro", "pythia-14m", "tinyllama-1.1b", "llama-2-7b", "llama-2-70b"}) {
+    auto run = preflight({"--model", model, "--world-size", "2"});
+    INFO(model << ": " << run.err);
+    CHECK(run.exit_code == 0);
+    CHECK(error_count(run.report) == 0);
+  }
+}
+
+TEST_CASE("preflight bad input: one error line naming the flag, exit 2", "[preflight][cli]") {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--world-size", "0"}, "--world-size"},
+      {{"--world-size", "two"}, "world-size"},
+      {{"--inject", "bogus"}, "bogus"},
+      {{"--model", "no-such-model"}, "no-such-model"},
+      {{"--lora", "targets=elbow"}, "elbow"},
+      {{"--inject", "untie-on-materialize"}, "tie_embeddings"},
+      {{"--inject", "skip-broadcast", "--world-size", "1"}, "--world-size"},
+      {{"--format", "pdf"}, "pdf"},
+      {{"--frobnicate"}, "frobnicate"},
+  };
+  for (const auto& [args, mentions] : cases) {
+    std::vector<std::string> argv{metaguard_exe(), "preflight"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto result = run_process(argv);
+    INFO(args[0] << " -> " << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(result.err.rfind("metaguard: error: ", 0) == 0);
+    CHECK(result.err.find(mentions) != std::string::npos);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  }
+}
