@@ -119,7 +119,7 @@ uint64_t dry_content_key(const Job& job, const MaterializeOptions& options) {
   switch (job.source) {
     case FillSource::Provided: return mix64(fnv1a64("provided:" + live.name));
     case FillSource::DerivedRecipe: return mix64(fnv1a64("derived:" + live.name));
-    case FillSource::InitRecipe: return init_content_key(options.seed, live.name, live.init_recipe()->describe());
+    case FillSource::InitRecipe: return init_content_key(options.seed, live.name, *live.init_recipe());
     case FillSource::None: return 0;
   }
   return 0;
@@ -174,8 +174,10 @@ void add_notes(Ledger* ledger, const std::vector<Job>& jobs, const std::vector<N
 
 }  // namespace
 
-uint64_t init_content_key(uint64_t seed, const std::string& name, const std::string& recipe) {
-  return mix64(tensor_seed(seed, name) ^ fnv1a64(recipe));
+uint64_t init_content_key(uint64_t seed, const std::string& name, const InitRecipe& recipe) {
+  const bool random = recipe.kind == InitRecipe::Kind::Uniform || recipe.kind == InitRecipe::Kind::Normal ||
+                      recipe.kind == InitRecipe::Kind::Custom;
+  return mix64((random ? tensor_seed(seed, name) : fnv1a64(name)) ^ fnv1a64(recipe.describe()));
 }
 
 MaterializeResult materialize(ModuleWalker& walker, TensorStateTracker& tracker, const MaterializeOptions& options,

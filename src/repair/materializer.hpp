@@ -48,7 +48,8 @@ MaterializeResult materialize(ModuleWalker& walker, TensorStateTracker& tracker,
 MaterializeResult refill(ModuleWalker& walker, TensorStateTracker& tracker, const std::vector<std::string>& names,
                          const MaterializeOptions& options, Ledger* ledger = nullptr);
 
-// The key that stands for "these values" in a dry run: same recipe, seed and name, same key.
-uint64_t init_content_key(uint64_t seed, const std::string& name, const std::string& recipe);
+// The key that stands for "these values" in a dry run: same recipe and name (and seed, for
+// random recipes), same key; constant recipes give equal values whatever the seed.
+uint64_t init_content_key(uint64_t seed, const std::string& name, const InitRecipe& recipe);
 
 }  // namespace metaguard
