@@ -1,22 +1,15 @@
 #pragma once
 #include <string>
-#include <vector>
 
+#include "core/subprocess.hpp"
+#include "support/paths.hpp"
+
+// The CLI tests run the built executables through the library's own subprocess runner.
 namespace metaguard::test {
 
-struct ProcessResult {
-  int exit_code = -1;  // -1: killed by a signal or by the timeout
-  bool timed_out = false;
-  std::string out;
-  std::string err;
-};
+using metaguard::ProcessResult;
+using metaguard::run_process;
 
-// Runs `argv` (argv[0] a path) with stdin closed, capturing stdout and stderr; kills it
-// after `timeout_seconds`. `env` entries ("NAME=value") are added to the environment.
-ProcessResult run_process(const std::vector<std::string>& argv, double timeout_seconds = 120,
-                          const std::vector<std::string>& env = {});
-
-// The built front executable's path.
-std::string metaguard_exe();
+inline std::string metaguard_exe() { return build_path("metaguard"); }
 
 }  // namespace metaguard::test

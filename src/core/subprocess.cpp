@@ -1,4 +1,4 @@
-#include "support/run_process.hpp"
+#include "core/subprocess.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,18 +10,14 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "support/paths.hpp"
-
-extern char** environ;
-
-namespace metaguard::test {
-
-std::string metaguard_exe() { return build_path("metaguard"); }
+namespace metaguard {
 
 ProcessResult run_process(const std::vector<std::string>& argv, double timeout_seconds,
                           const std::vector<std::string>& env) {
   int out_pipe[2], err_pipe[2];
-  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) return {};
+  // Close-on-exec, so children started by other threads at the same time do not hold our
+  // pipes open (dup2 clears the flag on the child's own 0, 1 and 2).
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return {};
   pid_t pid = fork();
   if (pid == 0) {
     int null_fd = open("/dev/null", O_RDONLY);
@@ -75,4 +71,4 @@ ProcessResult run_process(const std::vector<std::string>& argv, double timeout_s
   return result;
 }
 
-}  // namespace metaguard::test
+}  // namespace metaguard
