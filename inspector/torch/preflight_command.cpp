@@ -24,6 +24,7 @@ int run_preflight(const std::vector<std::string>& args) {
       ("init", po::value(&init), "meta or direct (default: meta when world size > 1 or a fault needs it)")
       ("inject", po::value(&options.inject)->composing(),
        fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
+      ("offload", po::value(&options.offload)->composing(), "keep tensors matching this glob on meta on purpose (repeatable; pair with --allow)")
       ("repair", po::bool_switch(&options.repair), "repair at every guard point and check again")
       ("seed", po::value(&options.seed)->default_value(options.seed), "run seed for init recipes")
       ("threads", po::value(&options.threads)->default_value(options.threads), "threads for materialization and hashing");

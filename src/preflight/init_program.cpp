@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "core/errors.hpp"
+#include "core/finding.hpp"
 #include "repair/materializer.hpp"
 #include "walk/parameter_slots.hpp"
 
@@ -61,6 +62,13 @@ void untie_tied_parameters(RankSession& session) {
 
 }  // namespace
 
+bool InitPlan::offloaded(const std::string& name) const {
+  for (const auto& glob : offload) {
+    if (glob_match(glob, name)) return true;
+  }
+  return false;
+}
+
 bool InitPlan::broadcasts() const {
   return world_size > 1 && !has(Fault::SkipBroadcast) && !has(Fault::ToEmptyNoInit) &&
          !has(Fault::RankSeedDivergence);
@@ -80,6 +88,7 @@ void run_init_step(RankSession& session, const InitPlan& plan) {
   if (session.rank() != 0 && plan.meta_init && !every_rank_initializes) return;
 
   MaterializeOptions options = options_for(plan);
+  options.select = [&plan](const LiveTensor& live) { return !plan.offloaded(live.name); };
   if (plan.has(Fault::ToEmptyNoInit)) {
     options.fill = false;  // storage for everything, values for nothing
     materialize(session.walker(), session.tracker(), options, &session.ledger());
@@ -88,7 +97,7 @@ void run_init_step(RankSession& session, const InitPlan& plan) {
   if (plan.has(Fault::RankSeedDivergence)) options.seed = plan.seed + 7919 * static_cast<uint64_t>(session.rank());
   if (plan.meta_init) {
     // Derived buffers are every rank's own business, at "materialize".
-    options.select = [](const LiveTensor& live) { return is_persistent(live.kind); };
+    options.select = [&plan](const LiveTensor& live) { return is_persistent(live.kind) && !plan.offloaded(live.name); };
   }
   materialize(session.walker(), session.tracker(), options, &session.ledger());
   if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
@@ -103,7 +112,9 @@ void run_broadcast_step(RankSession& session, const InitPlan& plan, Replicator& 
 void run_materialize_step(RankSession& session, const InitPlan& plan) {
   if (!plan.meta_init || plan.has(Fault::ToEmptyNoInit)) return;
   MaterializeOptions options = options_for(plan);
-  options.select = [&plan](const LiveTensor& live) { return live.derived() && !left_alone_by_fault(live, plan); };
+  options.select = [&plan](const LiveTensor& live) {
+    return live.derived() && !left_alone_by_fault(live, plan) && !plan.offloaded(live.name);
+  };
   materialize(session.walker(), session.tracker(), options, &session.ledger());
 }
 

@@ -24,8 +24,11 @@ struct InitPlan {
   std::set<Fault> faults;
   torch::Device device = torch::kCPU;
   int threads = 1;
+  // Tensors kept on meta on purpose (offloaded, loaded later): never materialized.
+  std::vector<std::string> offload;
 
   bool has(Fault fault) const { return faults.count(fault) > 0; }
+  bool offloaded(const std::string& name) const;
   // Does any rank other than 0 receive rank 0's tensors?
   bool broadcasts() const;
 };

@@ -65,6 +65,7 @@ Report run_preflight(const PreflightOptions& options) {
   plan.seed = options.seed;
   plan.threads = options.threads;
   plan.faults = parse_faults(options.inject);
+  plan.offload = options.offload;
   if (plan.has(Fault::PartialCheckpoint)) {
     throw InputError("--inject partial-checkpoint: needs --checkpoint, which this build cannot load yet");
   }
@@ -151,7 +152,7 @@ Report run_preflight(const PreflightOptions& options) {
   report.extra["preflight"] = {
       {"model", config.name},       {"lora", lora ? lora->to_spec() : "none"},
       {"world_size", plan.world_size}, {"init", plan.meta_init ? "meta" : "direct"},
-      {"faults", fault_list},       {"repair", options.repair},
+      {"faults", fault_list},       {"repair", options.repair},       {"offload", options.offload},
       {"seed", plan.seed},          {"phases", ranks[0]->ledger().phases()},
   };
   sort_findings(report.findings);

@@ -14,6 +14,7 @@ struct PreflightOptions {
   int world_size = 2;
   std::optional<std::string> init;  // "meta" | "direct"; default: meta for several ranks or meta faults
   std::vector<std::string> inject;  // fault names
+  std::vector<std::string> offload;  // globs of tensors kept on meta on purpose
   bool repair = false;
   uint64_t seed = 1337;
   int threads = 1;
