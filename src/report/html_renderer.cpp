@@ -218,7 +218,7 @@ void render_node(const ModuleNode& node, const Report& report, const std::vector
   bool open = is_root || node.worst() != TensorState::Materialized;
   std::string label = is_root ? "(model)" : node.label;
   out += fmt::format("<details{}><summary class=\"{}\"><span class=\"dot\"></span><code>{}</code>{}</summary>\n<ul>\n",
-                     open ? " open" : "", state_class(node.worst()), text(label), chips(node));
+                     open ? " open=\"open\"" : "", state_class(node.worst()), text(label), chips(node));
   for (const auto& child : node.children) {
     out += "<li>";
     render_node(child, report, states, false, out);
@@ -262,13 +262,13 @@ void render_tree(const Report& report, std::string& out) {
 std::string HtmlRenderer::render(const Report& report) const {
   Summary summary = report.summary();
   std::string out =
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
       // Nothing may be fetched or run: the page must open the same offline, in a CI artifact
       // viewer or years later.
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-      "img-src data:\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-      "<link rel=\"icon\" href=\"data:,\">\n";
+      "img-src data:\"/>\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
+      "<link rel=\"icon\" href=\"data:,\"/>\n";
   out += fmt::format("<title>metaguard {}: {}</title>\n", text(report.command), text(report.source));
   out += fmt::format("<style>{}</style>\n</head>\n<body>\n<main>\n", kStyle);
   render_header(report, summary, out);
