@@ -65,7 +65,9 @@ std::string tensor_history(const TensorRecord& tensor, const HistoryContext& con
   if (!tensor.has_data()) {
     std::vector<std::string> never;
     bool materialized = happened(tensor, "materialized") || happened(tensor, "materialized-empty");
-    if (tensor.is_meta() && !materialized) never.push_back("materialized");
+    if (tensor.is_meta() && !materialized && tensor.kind != TensorKind::CheckpointEntry) {
+      never.push_back("materialized");
+    }
     if (tensor.kind == TensorKind::CheckpointEntry) {
       if (tensor.is_meta()) clauses.push_back("stored in the checkpoint without values");
     } else if (tensor.kind == TensorKind::NonpersistentBuffer || tensor.derived) {
