@@ -47,7 +47,7 @@ int run_diff(const std::vector<std::string>& args) {
   if (files.size() != 2) {
     throw InputError(fmt::format("diff: expected two report files (A.json B.json), got {}", files.size()));
   }
-  render_diff(ReportDiff{}, format);  // rejects an unknown --format before any file is read
+  require_diff_format(format);  // before any file is read
 
   Report a = read_report_file(files[0]);
   Report b = read_report_file(files[1]);

@@ -32,7 +32,7 @@ int run_explain(const std::vector<std::string>& args) {
     return 0;
   }
   if (path.empty()) throw InputError("explain: missing PATH (a run directory or a report .json)");
-  render_story(Story{}, format);  // rejects an unknown --format before any file is read
+  require_story_format(format);  // before any file is read
 
   Story story = build_story(read_run(path));
   std::string text = render_story(story, format);

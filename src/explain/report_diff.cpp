@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/errors.hpp"
+#include "core/hashing.hpp"
 #include "explain/story.hpp"
 #include "report/report_json.hpp"
 #include "report/text_renderer.hpp"
@@ -15,25 +16,43 @@
 namespace metaguard {
 namespace {
 
-// For each tensor, the other tensors that share its storage ("" when it has no storage id).
+constexpr size_t kSharersListed = 4;  // larger groups are named by size, first members and a hash
+
+// For each tensor, the other tensors that share its storage ("no storage" without an id).
+// Each group is sorted once; a large group (a flat parameter with thousands of views) is
+// described by its size, first members and a hash of all members, so two reports still
+// compare exactly without listing every name for every member.
 std::map<std::string, std::string> storage_sharing(const Report& report) {
   std::map<std::string, std::vector<std::string>> by_storage;
   for (const auto& t : report.tensors) {
     if (t.storage) by_storage[*t.storage].push_back(t.name);
   }
   std::map<std::string, std::string> out;
-  for (const auto& t : report.tensors) {
-    if (!t.storage) {
-      out[t.name] = "no storage";
+  for (auto& [storage, names] : by_storage) {
+    std::sort(names.begin(), names.end(), natural_less);
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    if (names.size() == 1) {
+      out[names.front()] = "own storage";
       continue;
     }
-    std::vector<std::string> others;
-    for (const auto& name : by_storage[*t.storage]) {
-      if (name != t.name) others.push_back(name);
+    if (names.size() - 1 <= kSharersListed) {
+      for (const auto& name : names) {
+        std::vector<std::string> others;
+        for (const auto& other : names) {
+          if (other != name) others.push_back(other);
+        }
+        out[name] = fmt::format("shared with {}", fmt::join(others, ", "));
+      }
+      continue;
     }
-    std::sort(others.begin(), others.end(), natural_less);
-    others.erase(std::unique(others.begin(), others.end()), others.end());
-    out[t.name] = others.empty() ? "own storage" : fmt::format("shared with {}", fmt::join(others, ", "));
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (const auto& name : names) hash = fnv1a64(name + '\n', hash);
+    std::string group = fmt::format("one of {} tensors sharing a storage ({}, {}, ...; members {:016x})", names.size(),
+                                    names[0], names[1], hash);
+    for (const auto& name : names) out[name] = group;
+  }
+  for (const auto& t : report.tensors) {
+    if (!t.storage) out[t.name] = "no storage";
   }
   return out;
 }
@@ -141,13 +160,16 @@ ReportDiff diff_reports(const Report& a, const Report& b, std::string label_a, s
 
 std::vector<std::string> diff_formats() { return {"text", "json"}; }
 
-std::string render_diff(const ReportDiff& diff, std::string_view format) {
-  if (format == "text") return diff_to_text(diff);
-  if (format == "json") {
-    return diff_to_json(diff).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  }
+void require_diff_format(std::string_view format) {
+  if (format == "text" || format == "json") return;
   throw InputError(fmt::format("--format: unknown format '{}' for diff (expected one of: {})", format,
                                fmt::join(diff_formats(), ", ")));
+}
+
+std::string render_diff(const ReportDiff& diff, std::string_view format) {
+  require_diff_format(format);
+  if (format == "text") return diff_to_text(diff);
+  return diff_to_json(diff).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 nlohmann::json diff_to_json(const ReportDiff& diff) {

@@ -45,6 +45,7 @@ ReportDiff diff_reports(const Report& a, const Report& b, std::string label_a, s
 // `metaguard diff`'s formats: text (default) and json.
 std::vector<std::string> diff_formats();
 // Throws InputError naming --format for an unknown format.
+void require_diff_format(std::string_view format);
 std::string render_diff(const ReportDiff& diff, std::string_view format);
 nlohmann::json diff_to_json(const ReportDiff& diff);
 std::string diff_to_text(const ReportDiff& diff);

@@ -64,15 +64,22 @@ std::string what_was_read(const Story& story) {
 
 std::vector<std::string> story_formats() { return {"text", "md", "json"}; }
 
+void require_story_format(std::string_view format) {
+  for (const auto& known : story_formats()) {
+    if (format == known) return;
+  }
+  throw InputError(fmt::format("--format: unknown format '{}' for explain (expected one of: {})", format,
+                               fmt::join(story_formats(), ", ")));
+}
+
 std::string render_story(const Story& story, std::string_view format) {
+  require_story_format(format);
   if (format == "text") return story_to_text(story);
-  if (format == "md") return story_to_markdown(story);
   if (format == "json") {
     // Paths come from the command line and may hold any bytes: replace what is not UTF-8.
     return story_to_json(story).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
-  throw InputError(fmt::format("--format: unknown format '{}' for explain (expected one of: {})", format,
-                               fmt::join(story_formats(), ", ")));
+  return story_to_markdown(story);  // "md"
 }
 
 std::string story_to_text(const Story& story) {

@@ -12,6 +12,7 @@ namespace metaguard {
 // `metaguard explain`'s formats: text (default), md, json.
 std::vector<std::string> story_formats();
 // Throws InputError naming --format when the format is not one of story_formats().
+void require_story_format(std::string_view format);
 std::string render_story(const Story& story, std::string_view format);
 
 std::string story_to_text(const Story& story);

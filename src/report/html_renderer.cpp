@@ -1,5 +1,6 @@
 #include "report/html_renderer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -119,7 +120,19 @@ void render_findings(const Report& report, std::string& out) {
   for (const auto& t : report.tensors) by_name.emplace(t.name, &t);
   out += fmt::format("<section id=\"findings\">\n<h2>Findings ({})</h2>\n", report.findings.size());
   if (report.findings.empty()) out += "<p>No findings.</p>\n";
-  for (const auto& f : report.findings) {
+  // What to act on first: open errors, then warnings, then info and allowed, then repaired;
+  // the report's own order (tensor, code) within each.
+  auto urgency = [](const Finding& f) {
+    if (f.repaired) return 3;
+    if (f.allowed || f.severity == Severity::Info) return 2;
+    return f.severity == Severity::Error ? 0 : 1;
+  };
+  std::vector<const Finding*> ordered;
+  for (const auto& f : report.findings) ordered.push_back(&f);
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [&](const Finding* a, const Finding* b) { return urgency(*a) < urgency(*b); });
+  for (const Finding* finding : ordered) {
+    const Finding& f = *finding;
     out += fmt::format("<article class=\"finding {}\">\n<div class=\"head\"><span class=\"sev\">{}</span>",
                        finding_class(f), f.repaired ? "repaired" : text(to_string(f.severity)));
     out += fmt::format("<code>{}</code><code><b>{}</b></code>", text(f.code), text(f.tensor.value_or("(model)")));

@@ -87,6 +87,26 @@ TEST_CASE("report diff: state, sharing and provenance differences", "[explain][d
   CHECK(field_of(*change_of(tie, "lm_head.weight"), "storage")->b == "own storage");
 }
 
+TEST_CASE("report diff: a large sharing group compares exactly without listing everyone", "[explain][diff]") {
+  Report a;
+  for (int i = 0; i < 2000; ++i) {
+    auto t = tensor("flat.view" + std::to_string(i));
+    t.storage = "flat";
+    a.tensors.push_back(t);
+  }
+  Report b = a;
+  CHECK(diff_reports(a, b, "A", "B").identical());
+  b.tensors[1999].storage = "elsewhere";  // one view leaves the group: every member's group changed
+  ReportDiff diff = diff_reports(a, b, "A", "B");
+  CHECK(diff.changed.size() == 2000);
+  const FieldChange* first = field_of(*change_of(diff, "flat.view0"), "storage");
+  REQUIRE(first != nullptr);
+  CHECK(first->a.rfind("one of 2000 tensors sharing a storage (flat.view0, flat.view1, ...; members ", 0) == 0);
+  CHECK(first->b.rfind("one of 1999 tensors sharing a storage (flat.view0, flat.view1, ...; members ", 0) == 0);
+  CHECK(first->a.size() < 200);
+  CHECK(field_of(*change_of(diff, "flat.view1999"), "storage")->b == "own storage");
+}
+
 TEST_CASE("report diff: findings compared without rank or message", "[explain][diff]") {
   Report a = good_rank();
   Report b = good_rank();

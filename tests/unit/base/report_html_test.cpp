@@ -164,6 +164,24 @@ TEST_CASE("report html: findings, timelines, loss curve, memory and tree", "[rep
   CHECK(html.find("SUMMARY: 5 tensors, 2 meta, 3 errors") != std::string::npos);
 }
 
+TEST_CASE("report html: open errors come first, repaired last", "[report][html]") {
+  Report report;
+  report.command = "preflight";
+  report.source = "micro";
+  Finding fixed = finding("tied-weights-broken", "a");
+  fixed.repaired = true;
+  report.findings = {fixed, finding("dtype-mismatch", "b", Severity::Warning), finding("meta-parameter", "c")};
+  std::string html = HtmlRenderer().render(report);
+  size_t error = html.find("<article class=\"finding error\">");
+  size_t warning = html.find("<article class=\"finding warning\">");
+  size_t repaired = html.find("<article class=\"finding repaired\">");
+  REQUIRE(error != std::string::npos);
+  REQUIRE(warning != std::string::npos);
+  REQUIRE(repaired != std::string::npos);
+  CHECK(error < warning);
+  CHECK(warning < repaired);
+}
+
 TEST_CASE("report html: a clean scan without training or memory", "[report][html]") {
   Report report;
   report.command = "scan";
