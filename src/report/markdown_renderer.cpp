@@ -166,7 +166,8 @@ std::string MarkdownRenderer::render(const Report& report) const {
   if (report.training) render_training(*report.training, out);
   render_extra(report, out);
   render_tensors(report, out);
-  out += "\n" + summary_line(summary) + "\n";
+  // Device names come from the report: escaped like everything else; "SUMMARY:" stays greppable.
+  out += "\n" + escape_markdown(summary_line(summary)) + "\n";
   return out;
 }
 
