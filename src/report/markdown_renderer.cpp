@@ -1,0 +1,174 @@
+#include "report/markdown_renderer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "report/escaping.hpp"
+#include "report/tensor_state.hpp"
+#include "report/text_renderer.hpp"
+
+namespace metaguard {
+namespace {
+
+using nlohmann::json;
+
+int64_t integer_field(const json& object, const char* key) {
+  auto it = object.find(key);
+  return (it != object.end() && it->is_number_integer()) ? it->get<int64_t>() : 0;
+}
+
+std::string table_row(const std::vector<std::string>& cells) {
+  return fmt::format("| {} |\n", fmt::join(cells, " | "));
+}
+
+std::string table_head(const std::vector<std::string>& names, const std::string& numeric_columns = "") {
+  std::vector<std::string> rules;
+  for (size_t i = 0; i < names.size(); ++i) {
+    rules.push_back(i < numeric_columns.size() && numeric_columns[i] == 'r' ? "---:" : "---");
+  }
+  return table_row(names) + table_row(rules);
+}
+
+std::string provenance_text(const TensorRecord& tensor) {
+  if (tensor.provenance.empty()) return "";
+  std::vector<std::string> steps;
+  for (const auto& event : tensor.provenance) {
+    steps.push_back(fmt::format("{}: {} ({})", event.phase, event.event, event.device));
+  }
+  return fmt::format("{}", fmt::join(steps, " → "));
+}
+
+std::string verdict(const Summary& summary) {
+  if (summary.errors > 0) {
+    return fmt::format("**{} error{} remain{}** (exit 1)", summary.errors,
+                       summary.errors == 1 ? "" : "s", summary.errors == 1 ? "s" : "");
+  }
+  return "**No error remains** (exit 0)";
+}
+
+void render_findings(const Report& report, std::string& out) {
+  out += fmt::format("\n## Findings ({})\n\n", report.findings.size());
+  if (report.findings.empty()) {
+    out += "No findings.\n";
+    return;
+  }
+  out += table_head({"severity", "code", "tensor", "rank", "phase", "message", "fix"});
+  for (const auto& f : report.findings) {
+    std::string severity(to_string(f.severity));
+    if (f.repaired) severity += " (repaired)";
+    if (f.allowed) severity += " (allowed)";
+    out += table_row({severity, markdown_code_cell(f.code),
+                      f.tensor ? markdown_code_cell(*f.tensor) : "(model)",
+                      f.rank ? std::to_string(*f.rank) : "", escape_markdown(f.phase.value_or("")),
+                      escape_markdown(f.message), escape_markdown(f.hint)});
+  }
+}
+
+void render_training(const TrainingInfo& t, std::string& out) {
+  out += "\n## Training\n\n";
+  out += table_head({"world size", "steps", "global batch", "sequence", "final loss", "tokens/s"}, "rrrrrr");
+  out += table_row({std::to_string(t.world_size), std::to_string(t.steps), std::to_string(t.global_batch),
+                    std::to_string(t.seq_len), t.final_loss ? fmt::format("{:.4f}", *t.final_loss) : "",
+                    fmt::format("{:.0f}", t.tokens_per_s)});
+  if (t.stopped) {
+    out += fmt::format("\n**Stopped** at {}{}: {}\n", escape_markdown(t.stopped->phase),
+                       t.stopped->rank ? fmt::format(" on rank {}", *t.stopped->rank) : "",
+                       escape_markdown(t.stopped->reason));
+  }
+  std::vector<double> finite;
+  for (double loss : t.losses) {
+    if (std::isfinite(loss)) finite.push_back(loss);
+  }
+  if (!finite.empty()) {
+    out += fmt::format("\nTraining loss: {:.4f} at the first step, {:.4f} at the last, lowest {:.4f}",
+                       finite.front(), finite.back(), *std::min_element(finite.begin(), finite.end()));
+    if (finite.size() != t.losses.size()) {
+      out += fmt::format(" ({} steps had a non-finite loss)", t.losses.size() - finite.size());
+    }
+    out += ".\n";
+  }
+  if (!t.val_losses.empty()) {
+    out += "\n" + table_head({"step", "validation loss"}, "rr");
+    for (const auto& val : t.val_losses) {
+      out += table_row({std::to_string(val.step), fmt::format("{:.4f}", val.loss)});
+    }
+  }
+}
+
+void render_extra(const Report& report, std::string& out) {
+  auto memory = report.extra.find("memory");
+  if (memory != report.extra.end() && memory->is_array() && !memory->empty()) {
+    out += "\n## Memory per rank and device\n\n";
+    out += table_head({"rank", "device", "weights", "gradients", "optimizer", "total"}, "rlrrrr");
+    for (const auto& row : *memory) {
+      if (!row.is_object()) continue;
+      auto device = row.find("device");
+      out += table_row({std::to_string(integer_field(row, "rank")),
+                        markdown_code_cell(device != row.end() && device->is_string()
+                                               ? device->get<std::string>()
+                                               : "?"),
+                        human_bytes(integer_field(row, "weight_bytes")),
+                        human_bytes(integer_field(row, "gradient_bytes")),
+                        human_bytes(integer_field(row, "optimizer_bytes")),
+                        human_bytes(integer_field(row, "total_bytes"))});
+    }
+  }
+  auto parameters = report.extra.find("parameters");
+  if (parameters != report.extra.end() && parameters->is_object()) {
+    out += "\n## Parameters\n\n";
+    out += table_head({"", "elements", "tensors"}, "lrr");
+    out += table_row({"trainable", std::to_string(integer_field(*parameters, "trainable_numel")),
+                      std::to_string(integer_field(*parameters, "trainable_tensors"))});
+    out += table_row({"frozen", std::to_string(integer_field(*parameters, "frozen_numel")),
+                      std::to_string(integer_field(*parameters, "frozen_tensors"))});
+  }
+}
+
+void render_tensors(const Report& report, std::string& out) {
+  out += fmt::format("\n## Tensors ({})\n\n", report.tensors.size());
+  if (report.tensors.empty()) {
+    out += "No tensors listed.\n";
+    return;
+  }
+  auto states = tensor_states(report);
+  bool with_provenance = false;
+  for (const auto& t : report.tensors) with_provenance = with_provenance || !t.provenance.empty();
+  std::vector<std::string> head = {"tensor", "state", "kind", "dtype", "shape", "device", "storage", "bytes"};
+  if (with_provenance) head.push_back("provenance");
+  out += table_head(head, "lllllllr");
+  for (const auto& t : report.tensors) {
+    std::vector<std::string> row = {markdown_code_cell(t.name), std::string(to_string(states.at(t.name))),
+                                    std::string(to_string(t.kind)), markdown_code_cell(t.dtype),
+                                    shape_text(t.shape), markdown_code_cell(t.device),
+                                    t.storage ? markdown_code_cell(*t.storage) : "", human_bytes(t.nbytes)};
+    if (with_provenance) row.push_back(escape_markdown(provenance_text(t)));
+    out += table_row(row);
+  }
+}
+
+}  // namespace
+
+std::string MarkdownRenderer::render(const Report& report) const {
+  Summary summary = report.summary();
+  std::string out = fmt::format("# metaguard {}: {}\n\n", escape_markdown(report.command),
+                                escape_markdown(report.source));
+  if (report.extra.contains("rank") && report.extra["rank"].is_number_integer()) {
+    out += fmt::format("Rank {} of the run.\n\n", report.extra["rank"].get<int64_t>());
+  }
+  out += verdict(summary) + "\n\n";
+  out += table_head({"tensors", "meta", "errors", "warnings", "repaired", "allowed"}, "rrrrrr");
+  out += table_row({std::to_string(summary.tensors), std::to_string(summary.meta),
+                    std::to_string(summary.errors), std::to_string(summary.warnings),
+                    std::to_string(summary.repaired), std::to_string(summary.allowed)});
+  render_findings(report, out);
+  if (report.training) render_training(*report.training, out);
+  render_extra(report, out);
+  render_tensors(report, out);
+  // Device names come from the report: escaped like everything else; "SUMMARY:" stays greppable.
+  out += "\n" + escape_markdown(summary_line(summary)) + "\n";
+  return out;
+}
+
+}  // namespace metaguard
