@@ -1,5 +1,7 @@
 #include "report/report_json.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "core/errors.hpp"
@@ -241,10 +243,14 @@ Report report_from_json(const json& document, const std::string& origin) {
     training.steps = t.integer("steps");
     training.global_batch = t.integer("global_batch");
     training.seq_len = t.integer("seq_len");
-    for (const auto& loss : t.array("losses")) training.losses.push_back(loss.get<double>());
+    // JSON has no NaN: a diverged loss is written as null and read back as NaN.
+    for (const auto& loss : t.array("losses")) {
+      if (!loss.is_number() && !loss.is_null()) t.fail("losses", "holds a non-number");
+      training.losses.push_back(loss.is_null() ? std::nan("") : loss.get<double>());
+    }
     for (const auto& val : t.array("val_losses")) {
       FieldReader v(val, origin + ".training.val_losses");
-      training.val_losses.push_back({v.integer("step"), v.number("loss")});
+      training.val_losses.push_back({v.integer("step"), v.at("loss").is_null() ? std::nan("") : v.number("loss")});
     }
     if (!t.at("final_loss").is_null()) training.final_loss = t.number("final_loss");
     training.tokens_per_s = t.number("tokens_per_s");

@@ -42,22 +42,27 @@ std::string TextRenderer::render(const Report& report) const {
     }
   }
 
+  // `extra` may come from a file: read it without trusting its types.
+  auto integer = [](const nlohmann::json& object, const char* key) -> int64_t {
+    auto it = object.find(key);
+    return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+  };
   if (report.extra.contains("memory") && report.extra["memory"].is_array()) {
     out += "\nmemory per rank and device (weights + gradients + AdamW state of trainable tensors):\n";
     for (const auto& row : report.extra["memory"]) {
-      out += fmt::format("  rank {} {}: {} total ({} weights, {} gradients, {} optimizer)\n",
-                         row.value("rank", 0), row.value("device", std::string("?")),
-                         human_bytes(row.value("total_bytes", int64_t{0})),
-                         human_bytes(row.value("weight_bytes", int64_t{0})),
-                         human_bytes(row.value("gradient_bytes", int64_t{0})),
-                         human_bytes(row.value("optimizer_bytes", int64_t{0})));
+      if (!row.is_object()) continue;
+      auto device = row.find("device");
+      out += fmt::format("  rank {} {}: {} total ({} weights, {} gradients, {} optimizer)\n", integer(row, "rank"),
+                         device != row.end() && device->is_string() ? device->get<std::string>() : "?",
+                         human_bytes(integer(row, "total_bytes")), human_bytes(integer(row, "weight_bytes")),
+                         human_bytes(integer(row, "gradient_bytes")), human_bytes(integer(row, "optimizer_bytes")));
     }
   }
   if (report.extra.contains("parameters") && report.extra["parameters"].is_object()) {
     const auto& p = report.extra["parameters"];
     out += fmt::format("\nparameters: {} trainable, {} frozen ({} tensors trainable, {} frozen)\n",
-                       p.value("trainable_numel", int64_t{0}), p.value("frozen_numel", int64_t{0}),
-                       p.value("trainable_tensors", int64_t{0}), p.value("frozen_tensors", int64_t{0}));
+                       integer(p, "trainable_numel"), integer(p, "frozen_numel"), integer(p, "trainable_tensors"),
+                       integer(p, "frozen_tensors"));
   }
 
   if (report.training) {
