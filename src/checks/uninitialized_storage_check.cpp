@@ -11,7 +11,7 @@ void UninitializedStorageCheck::run(const CheckContext& context, std::vector<Fin
         std::string(code()), Severity::Error, &tensor,
         fmt::format("{} {} holds storage that was never written{}: {}. Its values are leftover "
                     "memory, so training runs but learns from garbage.",
-                    to_string(tensor.kind), tensor.name, context.where(), context.cause(tensor)),
+                    kind_label(tensor.kind), tensor.name, context.where(), context.cause(tensor)),
         tensor.derived ? "recompute it from its recipe after materialization (--on-meta repair / --repair)"
                        : "after to_empty-style materialization, initialize, load or broadcast every "
                          "tensor (--on-meta repair / --repair runs its init recipe)"));

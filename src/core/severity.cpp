@@ -30,6 +30,16 @@ std::string_view to_string(TensorKind kind) {
   return "parameter";
 }
 
+std::string_view kind_label(TensorKind kind) {
+  switch (kind) {
+    case TensorKind::Parameter: return "Parameter";
+    case TensorKind::Buffer: return "Buffer";
+    case TensorKind::NonpersistentBuffer: return "Non-persistent buffer";
+    case TensorKind::CheckpointEntry: return "Checkpoint entry";
+  }
+  return "Tensor";
+}
+
 std::optional<TensorKind> parse_tensor_kind(std::string_view text) {
   if (text == "parameter") return TensorKind::Parameter;
   if (text == "buffer") return TensorKind::Buffer;

@@ -59,9 +59,25 @@ void LoRAQKVLinearImpl::reset() {
   lora_B = register_parameter("lora_B", torch::empty({enabled_rows, options.r()}, factory));
   declare_init("lora_A", InitRecipe::kaiming_uniform(options.in_features()));
   declare_init("lora_B", InitRecipe::zeros());
+  if (!stores_index()) {
+    lora_ind = torch::Tensor();
+    return;
+  }
   lora_ind = register_buffer("lora_ind", torch::empty({enabled_rows}, factory.dtype(torch::kInt64)));
   // Captures the options by value: clone() copies modules, so `this` must not leak in.
   declare_derived("lora_ind", [layer = options](const torch::Device& device) { return lora_qkv_rows(layer, device); });
+}
+
+bool LoRAQKVLinearImpl::stores_index() const {
+  return has_adapter() && !(options.enable_query() && options.enable_key() && options.enable_value());
+}
+
+torch::Tensor LoRAQKVLinearImpl::row_index() const {
+  if (stores_index()) {
+    check_index(lora_ind, linear->weight);
+    return lora_ind;
+  }
+  return lora_qkv_rows(options, linear->weight.device());
 }
 
 torch::Tensor LoRAQKVLinearImpl::delta_rows() const {
@@ -80,7 +96,7 @@ torch::Tensor LoRAQKVLinearImpl::delta_rows() const {
 torch::Tensor LoRAQKVLinearImpl::forward(const torch::Tensor& x) {
   torch::Tensor pretrained = linear->forward(x);
   if (!has_adapter() || merged_) return pretrained;
-  check_index(lora_ind, linear->weight);
+  const torch::Tensor rows = row_index();
   torch::Tensor input = options.dropout() > 0 ? torch::dropout(x, options.dropout(), is_training()) : x;
   torch::Tensor after_a = input.matmul(lora_A.t());  // (..., k * r)
   std::vector<int64_t> sizes = options.target_sizes();
@@ -92,22 +108,22 @@ torch::Tensor LoRAQKVLinearImpl::forward(const torch::Tensor& x) {
     b_offset += sizes[j];
   }
   // Scatter-add the enabled targets' updates into their rows; the rest get nothing.
-  return pretrained.index_add(-1, lora_ind, torch::cat(updates, -1), scaling());
+  return pretrained.index_add(-1, rows, torch::cat(updates, -1), scaling());
 }
 
 void LoRAQKVLinearImpl::merge() {
   if (!has_adapter() || merged_) return;
-  check_index(lora_ind, linear->weight);
+  const torch::Tensor rows = row_index();
   torch::NoGradGuard no_grad;
-  linear->weight.index_add_(0, lora_ind, delta_rows().to(linear->weight.scalar_type()));
+  linear->weight.index_add_(0, rows, delta_rows().to(linear->weight.scalar_type()));
   merged_ = true;
 }
 
 void LoRAQKVLinearImpl::unmerge() {
   if (!has_adapter() || !merged_) return;
-  check_index(lora_ind, linear->weight);
+  const torch::Tensor rows = row_index();
   torch::NoGradGuard no_grad;
-  linear->weight.index_add_(0, lora_ind, delta_rows().to(linear->weight.scalar_type()), -1);
+  linear->weight.index_add_(0, rows, delta_rows().to(linear->weight.scalar_type()), -1);
   merged_ = false;
 }
 

@@ -57,6 +57,12 @@ class LoRAQKVLinearImpl : public torch::nn::Cloneable<LoRAQKVLinearImpl>, public
   torch::Tensor forward(const torch::Tensor& x);  // (..., in) -> (..., out_features)
 
   bool has_adapter() const { return options.has_adapter(); }
+  // Only a strict subset of query, key and value needs a stored index (LitGPT's zero_pad
+  // case): with all three enabled every row gets an update and the index is computed when
+  // used, so there is no buffer to leave on meta. The original bug needed a subset.
+  bool stores_index() const;
+  // The fused output rows the adapters write: lora_ind, or computed when not stored.
+  torch::Tensor row_index() const;
   double scaling() const { return options.alpha() / static_cast<double>(options.r()); }
   // The update of the enabled rows only: (sum of enabled target sizes, in), already scaled;
   // row i belongs to fused output row lora_ind[i].
@@ -69,7 +75,7 @@ class LoRAQKVLinearImpl : public torch::nn::Cloneable<LoRAQKVLinearImpl>, public
   Linear linear{nullptr};
   torch::Tensor lora_A;    // (k * r, in_features)
   torch::Tensor lora_B;    // (sum of enabled target sizes, r)
-  torch::Tensor lora_ind;  // (sum of enabled target sizes) int64, derived
+  torch::Tensor lora_ind;  // (sum of enabled target sizes) int64, derived; undefined unless stores_index()
 
  private:
   bool merged_ = false;

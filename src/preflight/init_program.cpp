@@ -125,14 +125,14 @@ void check_plan(const InitPlan& plan, const GPTConfig& config, const std::option
   }
   for (Fault fault : plan.faults) {
     const std::string name(to_string(fault));
+    if ((fault == Fault::SkipBroadcast || fault == Fault::RankSeedDivergence) && plan.world_size < 2) {
+      throw InputError(fmt::format("--inject {}: needs several ranks (--world-size 2 or more)", name));
+    }
     const bool needs_meta = fault == Fault::LoraIndMeta || fault == Fault::RopeCacheMeta ||
                             fault == Fault::ToEmptyNoInit || fault == Fault::UntieOnMaterialize ||
                             fault == Fault::SkipBroadcast;
     if (needs_meta && !plan.meta_init) {
       throw InputError(fmt::format("--inject {}: reproduces a meta-device build; drop --init direct", name));
-    }
-    if ((fault == Fault::SkipBroadcast || fault == Fault::RankSeedDivergence) && plan.world_size < 2) {
-      throw InputError(fmt::format("--inject {}: needs several ranks (--world-size 2 or more)", name));
     }
     if (fault == Fault::LoraIndMeta && !(lora && lora->any_qkv())) {
       throw InputError("--inject lora-ind-meta: needs LoRA on query, key or value (--lora targets=...)");

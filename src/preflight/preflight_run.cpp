@@ -73,7 +73,8 @@ Report run_preflight(const PreflightOptions& options) {
     throw InputError(fmt::format("--init: expected meta or direct, got '{}'", *options.init));
   }
   const bool wants_meta_faults = plan.has(Fault::LoraIndMeta) || plan.has(Fault::RopeCacheMeta) ||
-                                 plan.has(Fault::ToEmptyNoInit) || plan.has(Fault::UntieOnMaterialize);
+                                 plan.has(Fault::ToEmptyNoInit) || plan.has(Fault::UntieOnMaterialize) ||
+                                 plan.has(Fault::SkipBroadcast);
   plan.meta_init = options.init ? *options.init == "meta" : (options.world_size > 1 || wants_meta_faults);
   check_plan(plan, config, lora);
 

@@ -70,7 +70,11 @@ std::vector<std::string> substitute(const Scenario& scenario, const RegressOptio
 }
 
 ScenarioOutcome run_one(const Scenario& scenario, const RegressOptions& options) {
-  ScenarioOutcome outcome{scenario.name, scenario.file, scenario.description, scenario.reproduces};
+  ScenarioOutcome outcome;
+  outcome.name = scenario.name;
+  outcome.file = scenario.file;
+  outcome.description = scenario.description;
+  outcome.reproduces = scenario.reproduces;
   std::vector<std::string> argv{options.metaguard, scenario.command};
   for (auto& arg : substitute(scenario, options)) argv.push_back(std::move(arg));
   argv.insert(argv.end(), {"--format", "json"});

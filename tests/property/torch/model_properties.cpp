@@ -165,7 +165,9 @@ TEST_CASE("model property: lora_ind selects exactly the enabled targets' rows", 
     metaguard::LoRAQKVLinear layer(options);
     metaguard::initialize_module(*layer, 1);
     std::vector<int64_t> expected = expected_rows(n_head, groups, head_size, q, k, v);
-    torch::Tensor index = layer->lora_ind;
+    // A strict subset stores the index as a derived buffer; all three compute it when used.
+    RC_ASSERT(layer->lora_ind.defined() == !(q && k && v));
+    torch::Tensor index = layer->row_index();
     RC_ASSERT(index.numel() == static_cast<int64_t>(expected.size()));
     RC_ASSERT(std::vector<int64_t>(index.data_ptr<int64_t>(), index.data_ptr<int64_t>() + index.numel()) == expected);
 
