@@ -51,6 +51,20 @@ int run_scan(const std::vector<std::string>& args) {
       {"values_checked", check_values},
   };
   if (contents.format == "torch-zip") report.extra["checkpoint"]["pickle_protocol"] = contents.pickle_protocol;
+  // Where each storage's bytes are, for tools that read them directly (ids as in "tensors").
+  nlohmann::json storages = nlohmann::json::array();
+  for (size_t s = 0; s < contents.storages.size(); ++s) {
+    const CheckpointStorage& storage = contents.storages[s];
+    std::string id;
+    for (size_t t = 0; t < contents.tensors.size() && id.empty(); ++t) {
+      if (contents.tensors[t].storage == s) id = report.tensors[t].storage.value_or("");
+    }
+    storages.push_back({{"id", id}, {"key", storage.key}, {"record", storage.record}, {"dtype", storage.dtype},
+                        {"numel", storage.numel}, {"nbytes", storage.nbytes}, {"location", storage.location},
+                        {"file_offset", storage.file_offset ? nlohmann::json(*storage.file_offset) : nlohmann::json()},
+                        {"compressed", storage.compressed}});
+  }
+  report.extra["storages"] = std::move(storages);
   if (!contents.metadata.empty()) report.extra["metadata"] = contents.metadata;
   return emit_report(std::move(report), output);
 }

@@ -72,6 +72,15 @@ TEST_CASE("scan: every good fixture, as JSON, matches PyTorch's view", "[scan]")
       CHECK(flagged == meta_names);  // findings are sorted by tensor
       CHECK(report["summary"]["meta"] == meta_names.size());
       if (!expected["metadata"].empty()) CHECK(report["metadata"] == expected["metadata"]);
+      // Storage byte offsets agree with Python's zipfile.
+      if (expected.contains("records")) {
+        for (const auto& storage : report["storages"]) {
+          const json& record = expected["records"][storage["record"].get<std::string>()];
+          CHECK(storage["nbytes"] <= record["size"]);
+          if (record["compression"] == 0) CHECK(storage["file_offset"] == record["data_offset"]);
+          if (record["compression"] != 0) CHECK(storage["file_offset"].is_null());
+        }
+      }
     }
   }
 }
