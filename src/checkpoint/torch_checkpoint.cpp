@@ -17,17 +17,21 @@ namespace {
 // "<archive>/data.pkl": torch.save names the folder after the file; any name is accepted,
 // as PyTorch's reader does. The first such record in directory order wins.
 std::string archive_prefix(const ZipArchive& archive) {
+  auto ends_with = [](const std::string& name, const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  // torch.jit.save archives hold a data.pkl too, but of TorchScript objects.
+  for (const auto& record : archive.records()) {
+    if (record.name == "constants.pkl" || ends_with(record.name, "/constants.pkl")) {
+      fail_file(archive.path(), "is a TorchScript archive (torch.jit.save), not a torch.save checkpoint; "
+                                "save the module's state_dict() with torch.save to scan it");
+    }
+  }
   for (const auto& record : archive.records()) {
     const std::string& name = record.name;
     size_t slash = name.find('/');
     if (slash != std::string::npos && slash > 0 && name.compare(slash, std::string::npos, "/data.pkl") == 0) {
       return name.substr(0, slash + 1);
-    }
-  }
-  for (const auto& record : archive.records()) {
-    const std::string& name = record.name;
-    if (name == "constants.pkl" || (name.size() > 14 && name.compare(name.size() - 14, 14, "/constants.pkl") == 0)) {
-      fail_file(archive.path(), "is a TorchScript archive (torch.jit.save), not a torch.save checkpoint");
     }
   }
   fail_file(archive.path(), "has no <archive>/data.pkl record: not a torch.save checkpoint, or a damaged one");

@@ -119,6 +119,10 @@ ZipArchive::ZipArchive(const std::string& path) : path_(path) {
       if ((stat.valid & ZIP_STAT_ENCRYPTION_METHOD) && stat.encryption_method != ZIP_EM_NONE) {
         fail_file(path, fmt::format("zip record '{}' is encrypted", printable(entry.name)));
       }
+      if (entry.method == 0 && entry.size != entry.compressed_size) {
+        fail_file(path, fmt::format("zip record '{}' is stored with two different sizes (damaged)",
+                                    printable(entry.name)));
+      }
       ZipRecord record;
       record.name = entry.name;
       record.index = i;
