@@ -42,6 +42,14 @@ std::string archive_prefix(const ZipArchive& archive) {
 TorchCheckpoint::TorchCheckpoint(const std::string& path) : archive_(path) {
   contents_.format = "torch-zip";
   const std::string prefix = archive_prefix(archive_);
+  // PyTorch >= 2.1 records the byte order of the storages; older files are little-endian.
+  if (const ZipRecord* byteorder = archive_.find(prefix + "byteorder")) {
+    std::string order = archive_.read(*byteorder, 64);
+    if (order != "little") {
+      fail_file(path, fmt::format("stores its tensors in '{}' byte order; metaguard reads little-endian "
+                                  "checkpoints only", printable(order)));
+    }
+  }
   const ZipRecord* pickle_record = archive_.find(prefix + "data.pkl");
   std::string pickle = archive_.read(*pickle_record, kMaxPickleBytes);
   PickleDocument document = read_pickle(pickle, path);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/checkpoint_reader.hpp"
 #include "checkpoint/zip_archive.hpp"
 #include "core/errors.hpp"
 #include "unit/base/checkpoint_test_support.hpp"
@@ -214,4 +215,19 @@ TEST_CASE("checkpoint zip: damage is reported, not trusted", "[checkpoint][zip]"
   CHECK_THAT(open_error(path), Catch::StartsWith("'" + path + "': "));
   CHECK_THAT(open_error(dir.file("absent.zip")), Catch::Contains("cannot read"));
   CHECK_THAT(open_error(dir.path()), Catch::StartsWith("'" + dir.path() + "': "));
+}
+
+TEST_CASE("checkpoint zip: PyTorch 2.1's byteorder record is honoured", "[checkpoint][zip]") {
+  test::TempDir dir;
+  const std::string path = dir.file("order.pt");
+  const std::string empty_dict("\x80\x02}.", 4);
+  test::write_binary(path, build_zip({{"m/data.pkl", empty_dict, 0, false}, {"m/byteorder", "little", 0, false}}, false).bytes);
+  CHECK(metaguard::CheckpointFile::open(path).tensors().empty());
+  test::write_binary(path, build_zip({{"m/data.pkl", empty_dict, 0, false}, {"m/byteorder", "big", 0, false}}, false).bytes);
+  try {
+    metaguard::CheckpointFile::open(path);
+    FAIL("a big-endian checkpoint was accepted");
+  } catch (const InputError& error) {
+    CHECK_THAT(error.what(), Catch::Contains("'big' byte order"));
+  }
 }
