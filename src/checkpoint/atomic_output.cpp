@@ -1,0 +1,101 @@
+#include "checkpoint/atomic_output.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
+
+namespace metaguard {
+namespace {
+
+std::string directory_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+[[noreturn]] void fail_write(const std::string& path, const char* what, int error) {
+  throw InputError(fmt::format("cannot write '{}': {}: {}", path, what, std::strerror(error)));
+}
+
+}  // namespace
+
+std::string temp_path_beside(const std::string& path) {
+  static std::atomic<unsigned> counter{0};
+  return fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
+}
+
+void commit_temp_file(const std::string& temp, const std::string& path) {
+  int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail_write(path, "reopen temporary file", errno);
+  if (::fsync(fd) != 0) {
+    int error = errno;
+    ::close(fd);
+    fail_write(path, "flush", error);
+  }
+  ::close(fd);
+  if (::rename(temp.c_str(), path.c_str()) != 0) fail_write(path, "rename", errno);
+  int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);  // makes the rename itself durable; best effort
+    ::close(dir);
+  }
+}
+
+AtomicOutputFile::AtomicOutputFile(std::string path) : path_(std::move(path)), temp_(temp_path_beside(path_)) {
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail_write(path_, "create temporary file", errno);
+}
+
+AtomicOutputFile::~AtomicOutputFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(temp_.c_str());
+}
+
+void AtomicOutputFile::fail(const char* what) {
+  int error = errno;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  fail_write(path_, what, error);
+}
+
+void AtomicOutputFile::write(std::string_view bytes) {
+  if (fd_ < 0) fail_write(path_, "write after close", EBADF);
+  const char* data = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t written = ::write(fd_, data, left);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      fail("write");
+    }
+    data += written;
+    left -= static_cast<size_t>(written);
+  }
+}
+
+void AtomicOutputFile::commit() {
+  if (fd_ < 0) fail_write(path_, "commit after close", EBADF);
+  if (::fsync(fd_) != 0) fail("flush");
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    fail_write(path_, "close", errno);
+  }
+  fd_ = -1;
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) fail_write(path_, "rename", errno);
+  committed_ = true;
+  int dir = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+}  // namespace metaguard

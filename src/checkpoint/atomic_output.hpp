@@ -1,0 +1,39 @@
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace metaguard {
+
+// A file written in pieces that appears at `path` all at once: bytes go to a temporary file
+// beside it; commit() fsyncs it, renames it over `path` and fsyncs the directory. Until
+// then (a crash, an exception) the previous file at `path` stays intact, and the destructor
+// removes the temporary file. (core's write_file_atomically does the same for one string.)
+class AtomicOutputFile {
+ public:
+  // Throws InputError "cannot write '<path>': ..." when the temporary file cannot be made.
+  explicit AtomicOutputFile(std::string path);
+  ~AtomicOutputFile();
+  AtomicOutputFile(const AtomicOutputFile&) = delete;
+  AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
+
+  void write(std::string_view bytes);
+  void commit();
+  const std::string& temp_path() const { return temp_; }
+
+ private:
+  [[noreturn]] void fail(const char* what);
+
+  std::string path_;
+  std::string temp_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+// Makes `path`'s replacement durable: fsync the file at `temp`, rename it to `path`, fsync
+// the directory. Throws InputError naming `path`.
+void commit_temp_file(const std::string& temp, const std::string& path);
+
+// A temporary name beside `path`, unique within this machine's processes and threads.
+std::string temp_path_beside(const std::string& path);
+
+}  // namespace metaguard
