@@ -1,17 +1,53 @@
 #include "checks/tied_weights_broken_check.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace metaguard {
 
+namespace {
+
+bool was_replaced(const Ledger& ledger, const std::string& name) {
+  for (const auto& event : ledger.history(name)) {
+    if (event.event == "replaced") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void TiedWeightsBrokenCheck::run(const CheckContext& context, std::vector<Finding>& out) const {
   if (!context.ledger) return;
   for (const auto& group : context.ledger->initial_ties()) {
-    const TensorRecord* first = context.inventory.find(group.front());
-    if (!first) continue;
-    for (size_t k = 1; k < group.size(); ++k) {
-      const TensorRecord* other = context.inventory.find(group[k]);
-      if (!other || other->storage_key == first->storage_key) continue;
+    std::vector<const TensorRecord*> members;
+    for (const auto& name : group) {
+      if (const TensorRecord* record = context.inventory.find(name)) members.push_back(record);
+    }
+    bool split = false;
+    for (const auto* member : members) split = split || member->storage_key != members.front()->storage_key;
+    if (!split) continue;
+    // The culprits are the names that were replaced by a separate tensor; when the ledger
+    // cannot tell, every name that left the first one's storage.
+    std::vector<const TensorRecord*> culprits;
+    for (const auto* member : members) {
+      if (was_replaced(*context.ledger, member->name)) culprits.push_back(member);
+    }
+    const TensorRecord* first = nullptr;
+    for (const auto* member : members) {
+      if (std::find(culprits.begin(), culprits.end(), member) == culprits.end()) {
+        first = member;
+        break;
+      }
+    }
+    if (culprits.empty() || !first) {
+      culprits.clear();
+      first = members.front();
+      for (const auto* member : members) {
+        if (member->storage_key != first->storage_key) culprits.push_back(member);
+      }
+    }
+    for (const TensorRecord* other : culprits) {
       out.push_back(context.make(
           std::string(code()), Severity::Error, other,
           fmt::format("{} was tied to {} (one storage) but no longer is{}: {}. The two now train "

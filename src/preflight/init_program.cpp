@@ -33,12 +33,25 @@ MaterializeOptions options_for(const InitPlan& plan) {
 void untie_tied_parameters(RankSession& session) {
   ModuleWalker& walker = session.walker();
   walker.snapshot();
-  std::unordered_map<const c10::TensorImpl*, const LiveTensor*> first_of;
-  std::vector<std::pair<LiveTensor*, const LiveTensor*>> aliases;  // (alias, original)
+  // Each tied group: the name that declares the init recipe owns the tensor; the others
+  // (the LM head borrowing the embedding) get their own copies.
+  std::unordered_map<const c10::TensorImpl*, std::vector<LiveTensor*>> groups;
   for (auto& live : walker.tensors()) {
-    if (live.kind != TensorKind::Parameter || !live.tensor.defined()) continue;
-    auto [it, inserted] = first_of.emplace(live.tensor.unsafeGetTensorImpl(), &live);
-    if (!inserted) aliases.emplace_back(&live, it->second);
+    if (live.kind == TensorKind::Parameter && live.tensor.defined()) groups[live.tensor.unsafeGetTensorImpl()].push_back(&live);
+  }
+  std::vector<std::pair<LiveTensor*, const LiveTensor*>> aliases;  // (alias, owner)
+  for (auto& [impl, members] : groups) {
+    if (members.size() < 2) continue;
+    const LiveTensor* owner = members.front();
+    for (const auto* member : members) {
+      if (member->init_recipe()) {
+        owner = member;
+        break;
+      }
+    }
+    for (auto* member : members) {
+      if (member != owner) aliases.emplace_back(member, owner);
+    }
   }
   TensorStateTracker& tracker = session.tracker();
   for (auto& [alias, original] : aliases) {

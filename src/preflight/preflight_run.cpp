@@ -117,8 +117,11 @@ Report run_preflight(const PreflightOptions& options) {
     }
   };
 
-  // init: build (done) and the first values.
-  for (auto& rank : ranks) run_init_step(*rank, plan);
+  // init: the build as it came out of the constructor, then the first values.
+  for (auto& rank : ranks) {
+    rank->guard().record("init");
+    run_init_step(*rank, plan);
+  }
   guard_point("init", plan.meta_init ? DataNeeds::none() : DataNeeds::all(), false);
   if (plan.world_size > 1) {
     for (auto& rank : ranks) run_broadcast_step(*rank, plan, replicator);
