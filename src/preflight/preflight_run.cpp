@@ -110,10 +110,17 @@ Report run_preflight(const PreflightOptions& options) {
       for (auto& rank : ranks) snapshots.push_back(rank->walker().snapshot());
       for (auto& snapshot : snapshots) pointers.push_back(&snapshot);
     }
-    for (auto& rank : ranks) {
+    for (size_t r = 0; r < ranks.size(); ++r) {
       GuardExtras extras;
       if (cross_rank) extras.ranks = &pointers;
-      rank->keep(rank->guard().check_point(phase, needs, extras));
+      try {
+        ranks[r]->keep(ranks[r]->guard().check_point(phase, needs, extras));
+      } catch (const GuardFailure& failure) {
+        // Repair could not clear everything: report what remains and go on simulating.
+        ranks[r]->keep(failure.findings());
+      }
+      // Later ranks compare against this rank's state as it is now, repairs included.
+      if (cross_rank) snapshots[r] = ranks[r]->walker().snapshot();
     }
   };
 
