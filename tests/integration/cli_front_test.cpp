@@ -37,7 +37,7 @@ TEST_CASE("unknown commands and flags exit 2 with one error line", "[cli]") {
 }
 
 TEST_CASE("every subcommand has --help", "[cli]") {
-  for (const char* command : {"scan", "preflight", "explain", "diff"}) {
+  for (const char* command : {"scan", "preflight", "regress", "explain", "diff"}) {
     auto result = run_process({metaguard_exe(), command, "--help"});
     INFO(command << ": " << result.err);
     CHECK(result.exit_code == 0);
