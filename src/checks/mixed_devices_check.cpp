@@ -19,7 +19,19 @@ void MixedDevicesCheck::run(const CheckContext& context, std::vector<Finding>& o
     }
     return;
   }
-  // Without a target: the device most of a module's tensors use is its device; the rest are out of place.
+  // Without a target: the device most of a module's tensors use is its device; the rest are
+  // out of place. Nearly always every tensor is on one device: find that out first, cheaply.
+  const std::string* only_device = nullptr;
+  bool several = false;
+  for (const auto& tensor : tensors) {
+    if (tensor.is_meta()) continue;
+    if (!only_device) only_device = &tensor.device;
+    else if (tensor.device != *only_device) {
+      several = true;
+      break;
+    }
+  }
+  if (!several) return;
   std::map<std::string, std::map<std::string, int>> devices_by_module;
   for (const auto& tensor : tensors) {
     if (!tensor.is_meta()) ++devices_by_module[tensor.module][tensor.device];

@@ -20,14 +20,13 @@ struct LiveTensor {
   TensorDeclarations* declarations = nullptr;  // null when the module declares nothing
   torch::Tensor tensor;                        // a handle: same TensorImpl as the module's
   torch::Tensor* cache_member = nullptr;       // declared caches only
+  // Looked up once at the walk: declarations are made at registration and never erased.
+  const DerivedRecipe* derived_recipe_ = nullptr;
+  const InitRecipe* init_recipe_ = nullptr;
 
-  const DerivedRecipe* derived_recipe() const {
-    return declarations ? declarations->derived_recipe(local_name) : nullptr;
-  }
-  const InitRecipe* init_recipe() const {
-    return declarations ? declarations->init_recipe(local_name) : nullptr;
-  }
-  bool derived() const { return derived_recipe() != nullptr; }
+  const DerivedRecipe* derived_recipe() const { return derived_recipe_; }
+  const InitRecipe* init_recipe() const { return init_recipe_; }
+  bool derived() const { return derived_recipe_ != nullptr; }
 };
 
 struct SnapshotOptions {
