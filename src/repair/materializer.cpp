@@ -153,6 +153,7 @@ void run_jobs(std::vector<Job>& jobs, const MaterializeOptions& options,
   }
   size_t workers = static_cast<size_t>(std::max(1, options.threads));
   auto run_range = [&](size_t first) {
+    torch::NoGradGuard no_grad;  // grad mode is per thread: each worker needs its own
     for (size_t k = first; k < small.size(); k += workers) record(work(*small[k], 1));
   };
   std::vector<std::thread> pool;

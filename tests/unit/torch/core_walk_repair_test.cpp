@@ -216,3 +216,31 @@ TEST_CASE("optimizer entries: a replaced parameter is a stale reference", "[walk
   CHECK(findings[0].tensor == std::optional<std::string>("b"));
   CHECK(findings[0].message.find("param_groups[0][1]") != std::string::npos);
 }
+
+TEST_CASE("a large trainable parameter is filled in chunks on several threads, same bits", "[repair]") {
+  // More than four chunks, so the chunks themselves are spread over threads (each thread
+  // must turn gradient recording off for itself: the parameter requires grad).
+  const int64_t numel = 5 * kInitChunkElements + 123;
+  auto build = [&] {
+    auto model = std::make_shared<Sample>(torch::kMeta);
+    model->register_parameter("big", torch::empty({numel}, torch::TensorOptions().device(torch::kMeta)));
+    model->declare_init("big", InitRecipe::normal(0, 1));
+    return model;
+  };
+  auto one = build();
+  auto two = build();
+  for (auto& [model, threads] : {std::pair{one, 1}, std::pair{two, 3}}) {
+    TensorStateTracker tracker;
+    ModuleWalker walker(*model, &tracker);
+    MaterializeOptions options;
+    options.seed = 5;
+    options.threads = threads;
+    CHECK(materialize(walker, tracker, options).skipped.empty());
+  }
+  auto a = one->named_parameters()["big"];
+  auto b = two->named_parameters()["big"];
+  CHECK(a.requires_grad());
+  CHECK(torch::equal(a, b));
+  CHECK(std::abs(a.mean().item<double>()) < 0.01);  // it is really N(0, 1), not zeros
+  CHECK(std::abs(a.std().item<double>() - 1.0) < 0.01);
+}
