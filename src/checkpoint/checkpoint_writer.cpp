@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "checkpoint/atomic_output.hpp"
+#include "core/atomic_output.hpp"
 #include "checkpoint/dtype_table.hpp"
 #include "checkpoint/file_error.hpp"
 #include "checkpoint/pickle_writer.hpp"

@@ -47,6 +47,7 @@ ModuleWalker::ModuleWalker(torch::nn::Module& root, const TensorStateTracker* tr
 
 void ModuleWalker::rewalk() {
   tensors_.clear();
+  index_.clear();
   slots_.clear();
   std::vector<LiveTensor> buffers;
   std::vector<LiveTensor> caches;
@@ -82,6 +83,8 @@ void ModuleWalker::rewalk() {
   buffer_offset_ = tensors_.size();
   for (auto& buffer : buffers) tensors_.push_back(std::move(buffer));
   for (auto& cache : caches) tensors_.push_back(std::move(cache));
+  index_.clear();
+  for (size_t i = 0; i < tensors_.size(); ++i) index_.emplace(tensors_[i].name, i);
   for (auto& live : tensors_) {
     if (!live.declarations) continue;
     live.derived_recipe_ = live.declarations->derived_recipe(live.local_name);
@@ -111,10 +114,8 @@ bool ModuleWalker::refresh_handles() {
 }
 
 LiveTensor* ModuleWalker::find(const std::string& name) {
-  for (auto& live : tensors_) {
-    if (live.name == name) return &live;
-  }
-  return nullptr;
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
 TensorRecord ModuleWalker::describe(const LiveTensor& live, const SnapshotOptions& options) const {

@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -69,6 +70,7 @@ class ModuleWalker {
   const TensorStateTracker* tracker_;
   std::vector<LiveTensor> tensors_;
   std::vector<ModuleSlots> slots_;
+  std::unordered_map<std::string, size_t> index_;  // name -> position in tensors_
   size_t buffer_offset_ = 0;  // index of the first buffer in tensors_
 };
 

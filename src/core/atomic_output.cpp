@@ -1,4 +1,4 @@
-#include "checkpoint/atomic_output.hpp"
+#include "core/atomic_output.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

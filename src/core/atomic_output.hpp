@@ -7,7 +7,7 @@ namespace metaguard {
 // A file written in pieces that appears at `path` all at once: bytes go to a temporary file
 // beside it; commit() fsyncs it, renames it over `path` and fsyncs the directory. Until
 // then (a crash, an exception) the previous file at `path` stays intact, and the destructor
-// removes the temporary file. (core's write_file_atomically does the same for one string.)
+// removes the temporary file. write_file_atomically (atomic_file.hpp) is the one-string case.
 class AtomicOutputFile {
  public:
   // Throws InputError "cannot write '<path>': ..." when the temporary file cannot be made.
