@@ -123,7 +123,6 @@ TensorRecord ModuleWalker::describe(const LiveTensor& live, const SnapshotOption
   TensorRecord r;
   r.name = live.name;
   r.kind = live.kind;
-  r.module = live.module_path;
   r.dtype = dtype_name(t.scalar_type());
   r.shape = t.sizes().vec();
   r.numel = t.numel();
