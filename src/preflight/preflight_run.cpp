@@ -125,10 +125,13 @@ Report run_preflight(const PreflightOptions& options) {
       for (auto& rank : ranks) snapshots.push_back(rank->walker().snapshot());
       for (auto& snapshot : snapshots) pointers.push_back(&snapshot);
     }
-    for (auto& rank : ranks) {
+    for (size_t r = 0; r < ranks.size(); ++r) {
       GuardExtras extras;
       if (cross_rank) extras.ranks = &pointers;
-      rank->keep(rank->guard().check_point(phase, needs, extras));
+      ranks[r]->keep(ranks[r]->guard().check_point(phase, needs, extras));
+      // A repair changes this rank's tensors: later ranks compare against what it holds now,
+      // not against its state before the repair (a recomputed buffer would look divergent).
+      if (cross_rank && options.repair) snapshots[r] = ranks[r]->walker().snapshot();
     }
   };
 
