@@ -249,7 +249,7 @@ TEST_CASE("load: a file cut short is an input error, not a crash", "[load]") {
   CHECK(small.a.is_meta());
 }
 
-TEST_CASE("load: hidden keys are missing; tensors not selected are neither loaded nor reported", "[load]") {
+TEST_CASE("load: hidden keys are missing, and tensors not selected are neither loaded nor reported", "[load]") {
   test::TempDir dir;
   const std::string path = dir.file("full.pt");
   PlainCheckpoint checkpoint;

@@ -72,7 +72,7 @@ TEST_CASE("load: PyTorch's tied state dict (one storage, two keys) loads as one 
   CHECK(model->lm_head.base().weight.data_ptr() == model->transformer->wte->weight.data_ptr());
 }
 
-TEST_CASE("save: torch.load(weights_only=True) reads the model's own tensors", "[load][python]") {
+TEST_CASE("load/save: torch.load(weights_only=True) reads the model's own tensors", "[load][python]") {
   struct Case {
     std::string model, lora;
     bool lora_only;

@@ -241,7 +241,7 @@ TEST_CASE("load: a base checkpoint loads into a LoRA model (x.linear.weight from
   }
 }
 
-TEST_CASE("save: LoRA-only holds exactly the adapters, and loads back into a LoRA model", "[load][lora]") {
+TEST_CASE("load/save: LoRA-only holds exactly the adapters, and loads back into a LoRA model", "[load][lora]") {
   test::TempDir dir;
   const std::string spec = "r=4,alpha=8,targets=query+value+mlp";
   GPT original = test::build_model("micro", spec, torch::kCPU, 31);
@@ -272,7 +272,7 @@ TEST_CASE("save: LoRA-only holds exactly the adapters, and loads back into a LoR
   require_same_values(*original, *model);
 }
 
-TEST_CASE("save: refuses a meta tensor, naming the file and the tensor; the previous file stays", "[load]") {
+TEST_CASE("load/save: refuses a meta tensor, naming the file and the tensor, and the previous file stays", "[load]") {
   test::TempDir dir;
   const std::string path = dir.file("model.pt");
   GPT good = test::build_model("micro", "none", torch::kCPU, 1);
