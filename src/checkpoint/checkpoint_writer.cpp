@@ -184,7 +184,7 @@ void write_torch_checkpoint(const std::string& path, const std::vector<WriteStor
                             const std::vector<WriteTensor>& tensors) {
   validate(path, storages, tensors);
   const std::string pickle = pickle_state_dict(storages, tensors);
-  const std::string temp = temp_path_beside(path);
+  const std::string temp = temp_path_beside(resolve_output_path(path));
   {
     ZipWriter zip(temp, path);
     zip.add(std::string(kArchive) + "data.pkl", pickle);  // first: PyTorch names the archive by it

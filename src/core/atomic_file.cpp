@@ -9,6 +9,7 @@
 
 #include "core/atomic_output.hpp"
 #include "core/errors.hpp"
+#include "core/input_files.hpp"
 
 namespace metaguard {
 
@@ -19,6 +20,7 @@ void write_file_atomically(const std::string& path, std::string_view contents) {
 }
 
 std::string read_file(const std::string& path) {
+  note_input_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
   std::ostringstream buffer;

@@ -116,6 +116,11 @@ std::vector<std::string> replicated_names(RankSession& session) {
 }
 
 void run_init_step(RankSession& session, const InitPlan& plan) {
+  if (!plan.offload.empty()) {
+    for (const auto& live : session.walker().tensors()) {
+      if (plan.offloaded(live.name)) session.ledger().note(live.name, "offloaded", "kept on meta on purpose by --offload");
+    }
+  }
   const bool every_rank_initializes = plan.has(Fault::ToEmptyNoInit) || plan.has(Fault::RankSeedDivergence);
   if (session.rank() != 0 && plan.meta_init && !every_rank_initializes) return;
 
@@ -124,6 +129,7 @@ void run_init_step(RankSession& session, const InitPlan& plan) {
   if (plan.has(Fault::ToEmptyNoInit)) {
     options.fill = false;  // storage for everything, values for nothing
     materialize(session.walker(), session.tracker(), options, &session.ledger());
+    if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
     return;
   }
   if (plan.has(Fault::RankSeedDivergence)) options.seed = plan.seed + 7919 * static_cast<uint64_t>(session.rank());
@@ -172,6 +178,11 @@ void run_materialize_step(RankSession& session, const InitPlan& plan) {
 
 void check_plan(const InitPlan& plan, const GPTConfig& config, const std::optional<LoRAConfig>& lora) {
   if (plan.world_size < 1) throw InputError("--world-size: must be at least 1");
+  // Every simulated rank holds its own model and ledger in this one process.
+  if (plan.world_size > kMaxSimulatedRanks) {
+    throw InputError(fmt::format("--world-size: at most {} ranks are simulated in one process (got {})",
+                                 kMaxSimulatedRanks, plan.world_size));
+  }
   if (!plan.meta_init && plan.world_size > 1) {
     throw InputError("--init direct: multi-rank runs build on meta and broadcast; use --world-size 1 or --init meta");
   }

@@ -19,6 +19,10 @@ namespace metaguard {
 // buffers. Preflight runs these steps for every rank in one process (dry run); the trainer
 // runs them for its own rank with real tensors and real collectives. Injected faults
 // change the steps exactly where the real bugs did.
+// Preflight simulates every rank in one process: a bound that keeps memory sane (a
+// llama-2-70b rank costs a few MB of metadata).
+inline constexpr int kMaxSimulatedRanks = 1024;
+
 struct InitPlan {
   int world_size = 1;
   bool meta_init = true;  // false: build directly (world size 1 only)

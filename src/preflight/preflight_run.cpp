@@ -1,5 +1,6 @@
 #include "preflight/preflight_run.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <unordered_set>
 
@@ -14,10 +15,20 @@ namespace metaguard {
 namespace {
 
 // Weights (each storage once), gradients and AdamW state (two moments) of trainable tensors.
+// Phases in the order first seen (a guard point that repaired records its phase twice).
+std::vector<std::string> distinct_phases(const std::vector<std::string>& phases) {
+  std::vector<std::string> distinct;
+  for (const auto& phase : phases) {
+    if (std::find(distinct.begin(), distinct.end(), phase) == distinct.end()) distinct.push_back(phase);
+  }
+  return distinct;
+}
+
 nlohmann::json memory_row(int rank, const Inventory& inventory) {
   std::map<std::string, nlohmann::json> by_device;
   std::unordered_set<uint64_t> storages;
   for (const auto& t : inventory.tensors()) {
+    if (t.is_meta()) continue;  // meta tensors hold no memory
     auto& row = by_device[t.device];
     if (row.is_null()) row = {{"rank", rank}, {"device", t.device}, {"weight_bytes", 0}, {"gradient_bytes", 0}, {"optimizer_bytes", 0}};
     if (t.storage_key != 0 && !storages.insert(t.storage_key).second) continue;
@@ -98,6 +109,7 @@ Report run_preflight(const PreflightOptions& options) {
   guard.lora_run = lora.has_value();
   guard.repair.seed = plan.seed;
   guard.repair.threads = plan.threads;
+  guard.repair.select = [&plan](const LiveTensor& live) { return !plan.offloaded(live.name); };  // repair leaves them
 
   // Every rank builds on meta: a dry run allocates nothing, whatever the model's size.
   std::vector<std::unique_ptr<RankSession>> ranks;
@@ -196,6 +208,10 @@ Report run_preflight(const PreflightOptions& options) {
     for (const auto& finding : rank->findings()) report.findings.push_back(finding);
     if (rank->rank() == 0) report.extra["parameters"] = parameter_counts(final_inventory);
   }
+  // Storage ids are per report: replicas on different ranks are different storages.
+  Inventory all_ranks(std::move(report.tensors));
+  all_ranks.assign_storage_ids();
+  report.tensors = all_ranks.tensors();
   report.extra["memory"] = memory;
   if (!load_summary.is_null()) report.extra["load"] = load_summary;
   std::vector<std::string> fault_list;
@@ -204,7 +220,7 @@ Report run_preflight(const PreflightOptions& options) {
       {"model", config.name},       {"lora", lora ? lora->to_spec() : "none"},
       {"world_size", plan.world_size}, {"init", plan.meta_init ? "meta" : "direct"},
       {"faults", fault_list},       {"repair", options.repair},       {"offload", options.offload},
-      {"seed", plan.seed},          {"phases", ranks[0]->ledger().phases()},
+      {"seed", plan.seed},          {"phases", distinct_phases(ranks[0]->ledger().phases())},
       {"checkpoint", options.checkpoint ? nlohmann::json(*options.checkpoint) : nlohmann::json()},
   };
   sort_findings(report.findings);
