@@ -2,6 +2,7 @@
 // identity and gives the same bits as on CPU, the guard sees devices, content hashes agree
 // across devices, a model materialized on the GPU trains. Prints one JSON object; exit 0
 // only if every check passed.
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 
@@ -52,22 +53,27 @@ int main(int argc, char** argv) {
   GPTConfig micro = resolve_model_config(models_dir + "/micro.json");
   std::optional<LoRAConfig> lora = parse_lora_spec("r=8,alpha=16,targets=query+value");
 
-  // 1. Same bits on GPU as on CPU, identity kept.
+  // 1. Init recipes give the same bits on the GPU as on the CPU (they are drawn on the CPU
+  //    in seeded chunks); derived buffers are computed on the device, so only close.
   GPT on_cpu = materialized(micro, lora, torch::kCPU, 7, 1);
   GPT on_gpu = materialized(micro, lora, cuda, 7, 4);
-  bool same = true, all_cuda = true;
+  bool all_cuda = true;
+  std::vector<std::string> differing_parameters;
   auto cpu_params = on_cpu->named_parameters();
   for (const auto& item : on_gpu->named_parameters()) {
     all_cuda = all_cuda && item.value().is_cuda();
-    same = same && torch::equal(item.value().cpu(), cpu_params[item.key()]);
+    if (!torch::equal(item.value().cpu(), cpu_params[item.key()])) differing_parameters.push_back(item.key());
   }
+  double buffer_diff = 0;
   auto cpu_buffers = on_cpu->named_buffers();
   for (const auto& item : on_gpu->named_buffers()) {
     all_cuda = all_cuda && item.value().is_cuda();
-    same = same && torch::equal(item.value().cpu(), cpu_buffers[item.key()]);
+    buffer_diff = std::max(buffer_diff,
+                           (item.value().cpu().to(torch::kDouble) - cpu_buffers[item.key()].to(torch::kDouble)).abs().max().item<double>());
   }
   check("materialize on cuda: every tensor on cuda:0", all_cuda);
-  check("materialize on cuda: bit-identical to CPU", same);
+  check("materialize on cuda: parameters bit-identical to CPU", differing_parameters.empty(), differing_parameters);
+  check("materialize on cuda: derived buffers within 1e-6 of CPU", buffer_diff < 1e-6, buffer_diff);
 
   // 2. Forward on GPU agrees with CPU.
   torch::Tensor tokens = torch::randint(0, 256, {2, 16}, torch::kInt64);
