@@ -60,7 +60,8 @@ void ModuleWalker::rewalk() {
   for (const auto& [prefix, module] : modules) {
     auto* declarations = dynamic_cast<TensorDeclarations*>(module);
     ModuleSlots slot{module, tensors_.size(), 0, buffers.size(), 0};
-    for (const auto& parameter : module->named_parameters(/*recurse=*/false)) {
+    for (const auto& parameter : parameter_registry(*module)) {
+      if (!parameter.value().defined()) continue;  // as named_parameters() skips them
       tensors_.push_back({join_name(prefix, parameter.key()), prefix, parameter.key(), TensorKind::Parameter,
                           module, declarations, parameter.value(), nullptr, nullptr, nullptr});
     }
@@ -83,8 +84,6 @@ void ModuleWalker::rewalk() {
   buffer_offset_ = tensors_.size();
   for (auto& buffer : buffers) tensors_.push_back(std::move(buffer));
   for (auto& cache : caches) tensors_.push_back(std::move(cache));
-  index_.clear();
-  for (size_t i = 0; i < tensors_.size(); ++i) index_.emplace(tensors_[i].name, i);
   for (auto& live : tensors_) {
     if (!live.declarations) continue;
     live.derived_recipe_ = live.declarations->derived_recipe(live.local_name);
@@ -114,6 +113,10 @@ bool ModuleWalker::refresh_handles() {
 }
 
 LiveTensor* ModuleWalker::find(const std::string& name) {
+  if (index_.size() != tensors_.size()) {  // built on first use: most walks never look up a name
+    index_.clear();
+    for (size_t i = 0; i < tensors_.size(); ++i) index_.emplace(tensors_[i].name, i);
+  }
   auto it = index_.find(name);
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
@@ -178,8 +181,23 @@ Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
     hash_range(0, workers);
     for (auto& thread : pool) thread.join();
   }
+  // Storage ids: when every tensor still has the storage it had at the last snapshot (the
+  // usual case between phases), the last ids are still right; otherwise number them again.
+  bool same_storages = records.size() == last_storage_keys_.size();
+  for (size_t k = 0; same_storages && k < records.size(); ++k) same_storages = records[k].storage_key == last_storage_keys_[k];
   Inventory inventory(std::move(records));
-  inventory.assign_storage_ids();
+  if (same_storages) {
+    auto& tensors = inventory.mutable_tensors();
+    for (size_t k = 0; k < tensors.size(); ++k) tensors[k].storage = last_storage_ids_[k];
+  } else {
+    inventory.assign_storage_ids();
+    last_storage_keys_.clear();
+    last_storage_ids_.clear();
+    for (const auto& record : inventory.tensors()) {
+      last_storage_keys_.push_back(record.storage_key);
+      last_storage_ids_.push_back(record.storage);
+    }
+  }
   return inventory;
 }
 

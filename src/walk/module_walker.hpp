@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -71,6 +72,8 @@ class ModuleWalker {
   std::vector<LiveTensor> tensors_;
   std::vector<ModuleSlots> slots_;
   std::unordered_map<std::string, size_t> index_;  // name -> position in tensors_
+  std::vector<uint64_t> last_storage_keys_;         // the last snapshot's storages, by position
+  std::vector<std::optional<std::string>> last_storage_ids_;
   size_t buffer_offset_ = 0;  // index of the first buffer in tensors_
 };
 
