@@ -235,7 +235,10 @@ LaunchResult Launcher::run() {
   }
   std::fprintf(stderr, "[launcher] started %d ranks (MASTER_ADDR=127.0.0.1 MASTER_PORT=%d)\n", options_.nproc, port);
 
-  const auto grace = std::chrono::duration<double>(options_.timeout_seconds + 5.0);
+  // After a failure the others are either blocked in a collective with the failed rank
+  // (each notices within its own timeout of entering it, usually at once) or hung: a third
+  // of the timeout (at least 3 s) lets the first kind write their reports.
+  const auto grace = std::chrono::duration<double>(std::max(3.0, options_.timeout_seconds / 3));
   std::optional<Clock::time_point> first_failure, terminated;
   int forwarded_signal = 0;
   auto running = [&] {
@@ -303,7 +306,7 @@ LaunchResult Launcher::run() {
       signal_all(children, SIGTERM);
       terminated = now;
     }
-    if (terminated && now - *terminated > std::chrono::seconds(3)) {
+    if (terminated && now - *terminated > std::chrono::seconds(2)) {
       for (auto& child : children) {
         if (child.running) std::fprintf(stderr, "[launcher] rank %d did not stop: SIGKILL\n", child.rank);
       }

@@ -34,8 +34,8 @@ struct LaunchResult {
 // LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), forwards their output line by
 // line with a "[rank k] " prefix, and supervises them:
 //   - each rank runs in its own process group and dies with the launcher (PDEATHSIG);
-//   - once a rank fails, the others get the collective timeout (plus 5 s) to notice, write
-//     their reports and exit; stragglers then get SIGTERM, and SIGKILL 3 s later;
+//   - once a rank fails, the others get a third of the collective timeout (at least 3 s) to
+//     write their reports and exit; stragglers then get SIGTERM, and SIGKILL 2 s later;
 //   - SIGINT/SIGTERM to the launcher is passed on to every rank the same way.
 // Nothing is left running when run() returns.
 class Launcher {

@@ -121,7 +121,8 @@ std::vector<std::string> RunCheckpoint::load_weights(const std::string& dir, con
   session.walker().snapshot();
   // Everything the file must hold: the adapters, or every parameter and persistent buffer.
   for (const auto& live : session.walker().tensors()) {
-    const bool expected = state.full ? is_persistent(live.kind) : is_lora_parameter_name(live.name);
+    const bool adapter = live.kind == TensorKind::Parameter && is_lora_parameter_name(live.name);
+    const bool expected = state.full ? is_persistent(live.kind) : adapter;
     if (expected && live.tensor.defined() && !saved.count(live.name)) {
       throw InputError(fmt::format("--resume '{}': '{}' lacks '{}'", dir, path, live.name));
     }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -70,6 +71,26 @@ void Trainer::log(const std::string& text) const {
   std::cerr << text << std::endl;
 }
 
+void Trainer::guard_point(const std::string& phase, DataNeeds needs, const GuardPointOptions& options) {
+  std::vector<Finding> findings = guard_->run(phase, needs, options);
+  std::map<std::string, int> repaired;
+  std::vector<const Finding*> open;
+  for (const auto& finding : findings) {
+    if (finding.repaired) ++repaired[finding.code];
+    else if (!finding.allowed && finding.severity != Severity::Info) open.push_back(&finding);
+  }
+  if (!repaired.empty()) {
+    std::vector<std::string> counts;
+    for (const auto& [code, count] : repaired) counts.push_back(fmt::format("{} x {}", count, code));
+    log(fmt::format("rank {}: repaired at {} and verified across ranks: {}", rank_, phase, fmt::join(counts, ", ")));
+  }
+  constexpr size_t kShown = 8;
+  for (size_t i = 0; i < open.size() && i < kShown; ++i) {
+    log(fmt::format("rank {}: warning at {}: [{}] {}", rank_, phase, open[i]->code, open[i]->message));
+  }
+  if (open.size() > kShown) log(fmt::format("rank {}: ... and {} more warnings at {}", rank_, open.size() - kShown, phase));
+}
+
 void Trainer::build() {
   phase_ = "init";
   BuildOptions build;
@@ -96,7 +117,7 @@ void Trainer::initialize() {
   phase_ = "init";
   session_->guard().record("init");
   run_init_step(*session_, plan);
-  guard_->run("init", setup_.meta_init ? DataNeeds::none() : DataNeeds::all());
+  guard_point("init", setup_.meta_init ? DataNeeds::none() : DataNeeds::all());
 
   // load: rank 0 reads weights. --resume's adapters (or whole model) load here; so will
   // --checkpoint's base weights once the loader lands (src/load): same phase, same guard.
@@ -107,7 +128,7 @@ void Trainer::initialize() {
       log(fmt::format("resumed {} tensors from {} (step {})", loaded.size(), setup_.options.resume, setup_.resume->step));
     }
     const bool holds_data = rank_ == 0 || !setup_.meta_init;
-    guard_->run("load", holds_data ? DataNeeds::persistent() : DataNeeds::none());
+    guard_point("load", holds_data ? DataNeeds::persistent() : DataNeeds::none());
   }
 
   // broadcast: rank 0 sends parameters and persistent buffers; the others receive them.
@@ -120,7 +141,7 @@ void Trainer::initialize() {
     }
     GuardPointOptions compare;
     compare.compare_replicas = true;
-    guard_->run("broadcast", DataNeeds::persistent(), compare);
+    guard_point("broadcast", DataNeeds::persistent(), compare);
     const auto& comparison = guard_->last_comparison();
     if (rank_ == 0 && !comparison.inventories.empty()) {
       log(fmt::format("broadcast verified: content hashes of {} tensors compared across {} ranks ({:.3f} s hashing, "
@@ -140,7 +161,7 @@ void Trainer::initialize() {
     phase_ = "before-transfer";
     GuardPointOptions transfer;
     transfer.target_device = target.str();
-    guard_->run("before-transfer", DataNeeds::all(), transfer);
+    guard_point("before-transfer", DataNeeds::all(), transfer);
     session_->model()->to(target);
   }
 }
@@ -183,7 +204,7 @@ double Trainer::validate(int64_t step) {
   phase_ = "before-validation";
   GuardPointOptions options;
   options.optimizer = &optimizer_entries_;
-  guard_->run("before-validation", DataNeeds::all(), options);
+  guard_point("before-validation", DataNeeds::all(), options);
   phase_ = "validation";
 
   GPT& model = session_->model();
@@ -206,9 +227,12 @@ double Trainer::validate(int64_t step) {
   model->train();
   communicator_.all_reduce_sum(sum, fmt::format("all-reduce validation loss at step {}", step));
   const double loss = sum.item<double>() / static_cast<double>(validation_.sequences);
+  // The history keeps the scheduled validations (step 0, every --eval-every, the last), so
+  // a resumed run's equals the uninterrupted run's; the one a resume starts with is logged.
+  const bool scheduled = step == 0 || step % setup_.options.eval_every == 0 || step == setup_.options.steps;
   bool known = false;
   for (const auto& v : val_losses_) known = known || v.step == step;
-  if (!known) val_losses_.push_back({step, loss});
+  if (scheduled && !known) val_losses_.push_back({step, loss});
   printer_.line(fmt::format("validation at step {}: loss {:.4f} ({} held-out sequences)", step, loss, validation_.sequences));
   return loss;
 }
@@ -217,7 +241,7 @@ void Trainer::save(int64_t step) {
   phase_ = "before-save";
   GuardPointOptions options;
   options.optimizer = &optimizer_entries_;
-  guard_->run("before-save", DataNeeds::all(), options);
+  guard_point("before-save", DataNeeds::all(), options);
   if (rank_ != 0) return;
   RunState state;
   state.model = setup_.config.name;
@@ -237,7 +261,8 @@ void Trainer::save(int64_t step) {
   session_->walker().snapshot();
   for (const auto& live : session_->walker().tensors()) {
     if (!live.tensor.defined()) continue;
-    if (state.full ? is_persistent(live.kind) : is_lora_parameter_name(live.name)) weights.emplace_back(live.name, live.tensor);
+    const bool adapter = live.kind == TensorKind::Parameter && is_lora_parameter_name(live.name);
+    if (state.full ? is_persistent(live.kind) : adapter) weights.emplace_back(live.name, live.tensor);
   }
   RunCheckpoint::save(setup_.options.out, state, weights, *optimizer_, trainable_);
   last_checkpoint_ = (fs::path(setup_.options.out) / "run.json").string();
@@ -315,7 +340,7 @@ void Trainer::train() {
       phase_ = "before-forward";
       GuardPointOptions options;
       options.optimizer = &optimizer_entries_;
-      guard_->run("before-forward", DataNeeds::all(), options);
+      guard_point("before-forward", DataNeeds::all(), options);
     }
     phase_ = "train";
     auto step_start = Clock::now();
@@ -398,11 +423,8 @@ Report Trainer::run_report(const Report& own, int& exit_code) {
   for (auto& finding : report.findings) finding.rank = finding.rank.value_or(rank_);
   nlohmann::json ranks = nlohmann::json::array();
   ranks.push_back({{"rank", 0}, {"exit_code", exit_code}, {"phase", phase_}, {"error", own.extra["error"]}});
-  // Lost ranks never answer: do not wait long for anyone once the run broke.
-  const auto wait = stopped_ && !stopped_->reason.empty() && stopped_->phase != "done"
-                        ? std::chrono::milliseconds(std::min<int64_t>(3000, communicator_.timeout().count()))
-                        : communicator_.timeout();
-  auto results = communicator_.collect_results(wait, {});
+  // Ranks a collective found gone or hung never answer; the others answer at once.
+  auto results = communicator_.collect_results(communicator_.timeout(), lost_ranks_);
   for (int r = 1; r < world_; ++r) {
     auto it = results.find(r);
     if (it == results.end()) {
@@ -462,6 +484,7 @@ TrainResult Trainer::run() {
   } catch (const CollectiveFailure& failure) {
     stopped_ = StopReason{phase_, failure.missing().empty() ? std::nullopt : std::optional<int>(failure.missing().front()),
                           failure.what()};
+    lost_ranks_.insert(failure.missing().begin(), failure.missing().end());
     error = failure.what();
     exit_code = 1;
   } catch (const InputError& input) {
@@ -483,6 +506,17 @@ TrainResult Trainer::run() {
   printer_.finish();
   if (!error.empty()) {
     log(fmt::format("metaguard: rank {} stopped at {}: {}", rank_, stopped_ ? stopped_->phase : phase_, error));
+    if (session_) {
+      size_t shown = 0, open = 0;
+      for (const auto& finding : session_->findings()) {
+        if (finding.severity != Severity::Error || finding.repaired || finding.allowed) continue;
+        if (++open <= 8) {
+          log(fmt::format("  [{}] {}", finding.code, finding.message));
+          ++shown;
+        }
+      }
+      if (open > shown) log(fmt::format("  ... and {} more error findings (all in the report)", open - shown));
+    }
   }
 
   TrainResult result;

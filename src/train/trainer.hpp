@@ -1,6 +1,7 @@
 #pragma once
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,8 @@ class Trainer {
   double validate(int64_t step);
   void save(int64_t step);
   void refresh_optimizer_entries();
+  // A guard point (CollectiveGuard::run) that also tells what it warned about or repaired.
+  void guard_point(const std::string& phase, DataNeeds needs, const GuardPointOptions& options = {});
 
   TrainingInfo training_info() const;
   Report rank_report(int exit_code, const std::string& error) const;
@@ -85,6 +88,7 @@ class Trainer {
   double train_seconds_ = 0;
   int64_t trained_tokens_ = 0;
   std::optional<StopReason> stopped_;
+  std::set<int> lost_ranks_;  // named by a CollectiveFailure: never wait for them
   std::string last_checkpoint_;
 };
 
