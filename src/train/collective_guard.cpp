@@ -98,9 +98,14 @@ std::vector<Finding> CollectiveGuard::run(const std::string& phase, DataNeeds ne
   auto start = std::chrono::steady_clock::now();
   struct Timer {
     double& total;
+    double& phase;
     std::chrono::steady_clock::time_point start;
-    ~Timer() { total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
-  } timer{seconds_, start};
+    ~Timer() {
+      const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      total += spent;
+      phase += spent;
+    }
+  } timer{seconds_, seconds_by_phase_[phase], start};
 
   if (policy() == GuardPolicy::Off) {
     session_.guard().check_point(phase, needs);  // records the phase, checks nothing

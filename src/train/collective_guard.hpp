@@ -1,4 +1,5 @@
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,8 @@ class CollectiveGuard {
 
   // Seconds spent in guard points so far (checks, hashing, agreement).
   double seconds() const { return seconds_; }
+  // The same, per phase (a phase that runs several times adds up).
+  const std::map<std::string, double>& seconds_by_phase() const { return seconds_by_phase_; }
   GuardPolicy policy() const { return session_.guard().config().policy; }
   // The latest cross-rank comparison (empty before the first).
   const ReplicaComparison& last_comparison() const { return comparison_; }
@@ -63,6 +66,7 @@ class CollectiveGuard {
   Replicator& replicator_;
   int threads_;
   double seconds_ = 0;
+  std::map<std::string, double> seconds_by_phase_;
   ReplicaComparison comparison_;
   std::vector<std::string> divergent_;
   std::vector<std::string> rebroadcast_names_;

@@ -42,14 +42,6 @@ GuardConfig guard_config(const TrainSetup& setup) {
   return config;
 }
 
-// Cross entropy of each sequence (mean over its tokens), in float64: (B, T, V), (B, T) -> (B).
-torch::Tensor sequence_losses(const torch::Tensor& logits, const torch::Tensor& targets) {
-  torch::Tensor per_token = torch::nn::functional::cross_entropy(
-      logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-  return per_token.reshape(targets.sizes()).to(torch::kFloat64).mean(1);
-}
-
 }  // namespace
 
 Trainer::Trainer(const TrainSetup& setup, Communicator& communicator)
@@ -181,6 +173,7 @@ void Trainer::prepare_optimizer() {
       parameters, torch::optim::AdamWOptions(setup_.options.lr).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.0));
   if (setup_.resume) RunCheckpoint::load_optimizer(setup_.options.resume, *setup_.resume, *optimizer_, trainable_);
   buckets_ = std::make_unique<GradientBuckets>(parameters, /*extra_slots=*/2);
+  head_loss_ = std::make_unique<FusedHeadLoss>(session_->model());
   refresh_optimizer_entries();
 }
 
@@ -206,6 +199,7 @@ double Trainer::validate(int64_t step) {
   options.optimizer = &optimizer_entries_;
   guard_point("before-validation", DataNeeds::all(), options);
   phase_ = "validation";
+  auto start = Clock::now();
 
   GPT& model = session_->model();
   model->eval();
@@ -215,8 +209,9 @@ double Trainer::validate(int64_t step) {
   auto flush = [&] {
     if (batch.empty()) return;
     torch::Tensor tokens = torch::cat(batch).to(communicator_.device());  // (B, T + 1)
-    torch::Tensor logits = model->forward(tokens.narrow(1, 0, plan_.seq_len()));
-    sum += sequence_losses(logits, tokens.narrow(1, 1, plan_.seq_len())).sum().to(torch::kCPU);
+    torch::Tensor per_sequence;                                           // (B) float64
+    head_loss_->loss(tokens, &per_sequence);
+    sum += per_sequence.sum().to(torch::kCPU);
     batch.clear();
   };
   for (int64_t k = rank_; k < validation_.sequences; k += world_) {
@@ -225,6 +220,7 @@ double Trainer::validate(int64_t step) {
   }
   flush();
   model->train();
+  validation_seconds_ += seconds_since(start);
   communicator_.all_reduce_sum(sum, fmt::format("all-reduce validation loss at step {}", step));
   const double loss = sum.item<double>() / static_cast<double>(validation_.sequences);
   // The history keeps the scheduled validations (step 0, every --eval-every, the last), so
@@ -271,7 +267,6 @@ void Trainer::save(int64_t step) {
 }
 
 void Trainer::train_step(int64_t step) {
-  GPT& model = session_->model();
   const int64_t micro = plan_.micro_batch();
   const double share = static_cast<double>(micro) / static_cast<double>(plan_.global_batch());
   // Dropout draws from torch's generator: seeded from (seed, step, rank), so a resumed run
@@ -279,11 +274,9 @@ void Trainer::train_step(int64_t step) {
   torch::manual_seed(tensor_seed(setup_.options.seed, "step-rng", static_cast<uint64_t>(step) * 65536 + rank_));
   buckets_->zero();
   for (int64_t m = 0; m < plan_.micro_steps(); ++m) {
+    // (B, T + 1): inputs and next-token targets
     torch::Tensor tokens = plan_.micro_batch_tokens(*setup_.corpus, step, rank_, m).to(communicator_.device());
-    torch::Tensor inputs = tokens.narrow(1, 0, plan_.seq_len());   // (B, T)
-    torch::Tensor targets = tokens.narrow(1, 1, plan_.seq_len());  // (B, T)
-    torch::Tensor logits = model->forward(inputs);                 // (B, T, V)
-    torch::Tensor loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}));
+    torch::Tensor loss = head_loss_->loss(tokens);  // mean over the B * T tokens
     (loss * share).backward();  // the gradient of this micro-batch's share of the global mean
     buckets_->extra(0) += loss.item<double>() * static_cast<double>(micro);
     buckets_->accumulate();
@@ -410,6 +403,8 @@ Report Trainer::rank_report(int exit_code, const std::string& error) const {
       {"completed_steps", completed_},
       {"train_seconds", train_seconds_},
       {"guard_seconds", guard_ ? guard_->seconds() : 0.0},
+      {"guard_seconds_by_phase", guard_ ? nlohmann::json(guard_->seconds_by_phase()) : nlohmann::json::object()},
+      {"validation_seconds", validation_seconds_},
       {"threads", setup_.threads},
       {"checkpoint", last_checkpoint_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_checkpoint_)},
       {"resumed_from", setup_.options.resume.empty() ? nlohmann::json(nullptr) : nlohmann::json(setup_.options.resume)},

@@ -13,6 +13,7 @@
 #include "train/c10d_replicator.hpp"
 #include "train/collective_guard.hpp"
 #include "train/communicator.hpp"
+#include "train/fused_head_loss.hpp"
 #include "train/gradient_buckets.hpp"
 #include "train/lr_schedule.hpp"
 #include "train/progress_printer.hpp"
@@ -79,13 +80,15 @@ class Trainer {
   NamedTensors trainable_;
   std::vector<OptimizerEntry> optimizer_entries_;
   std::unique_ptr<GradientBuckets> buckets_;
+  std::unique_ptr<FusedHeadLoss> head_loss_;
 
   std::string phase_ = "setup";
   int64_t start_step_ = 0;
   int64_t completed_ = 0;  // optimizer steps done (absolute, resumed ones included)
   std::vector<double> losses_;
   std::vector<ValidationLoss> val_losses_;
-  double train_seconds_ = 0;
+  double train_seconds_ = 0;       // optimizer steps only
+  double validation_seconds_ = 0;
   int64_t trained_tokens_ = 0;
   std::optional<StopReason> stopped_;
   std::set<int> lost_ranks_;  // named by a CollectiveFailure: never wait for them
