@@ -1,15 +1,144 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "cli_support.hpp"
 #include "core/errors.hpp"
+#include "core/fault.hpp"
 #include "torch/torch_commands.hpp"
+#include "train/communicator.hpp"
+#include "train/dist_env.hpp"
+#include "train/launcher.hpp"
+#include "train/stop_signal.hpp"
+#include "train/train_setup.hpp"
+#include "train/trainer.hpp"
 
 namespace metaguard::cli {
+namespace {
 
-// Not built yet: says so plainly instead of pretending (see the open issues).
+std::string own_path() {
+  char path[PATH_MAX];
+  ssize_t length = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (length <= 0) throw InputError("train: cannot find its own executable to start the ranks");
+  return std::string(path, static_cast<size_t>(length));
+}
+
+// Prints the run's report on stdout in --format; returns the worse of the two exit codes.
+int finish(const Report& report, const TrainOptions& options, int exit_code) {
+  OutputOptions output;
+  output.format = options.format;
+  output.allow = options.allow;
+  return std::max(exit_code, emit_report(report, output));
+}
+
+// One rank of a multi-rank run (started by metaguard's launcher or by torchrun).
+int run_rank(const TrainOptions& options, const DistEnv& env) {
+  install_stop_signal_handlers();
+  TrainSetup setup = prepare_training(options, env.world_size, env.local_world_size);
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout * 1000));
+  int exit_code = 0;
+  {
+    std::unique_ptr<Communicator> communicator;
+    try {
+      communicator = std::make_unique<Communicator>(env, timeout);
+    } catch (const CollectiveFailure& failure) {
+      std::cerr << "metaguard: rank " << env.rank << " stopped before training: " << failure.what() << std::endl;
+      std::_Exit(1);
+    }
+    Trainer trainer(setup, *communicator);
+    TrainResult result = trainer.run();
+    exit_code = result.exit_code;
+    // Started by torchrun, rank 0 prints the run's report; metaguard's launcher prints it itself.
+    if (env.rank == 0 && result.run_report && !env.launched_by_metaguard) {
+      exit_code = finish(*result.run_report, options, exit_code);
+    }
+    if (exit_code != 0) {
+      // A broken process group can block in its destructor until its own timeout; the
+      // reports are written, so leave at once.
+      std::fflush(stdout);
+      std::fflush(stderr);
+      std::_Exit(exit_code);
+    }
+  }
+  return exit_code;
+}
+
+}  // namespace
+
 int run_train(const std::vector<std::string>& args) {
-  (void)args;
-  throw InputError("'train' is not available in this build yet");
+  TrainOptions o;
+  po::options_description flags("train options");
+  flags.add_options()
+      ("model", po::value(&o.model)->default_value(o.model), "model name (fixtures/models) or config JSON path")
+      ("lora", po::value(&o.lora)->default_value(o.lora), "LoRA spec: r=,alpha=,dropout=,targets=query+key+value+projection+mlp+head, or none (train every weight)")
+      ("data", po::value(&o.data), "text file to train on (byte-level tokens); default: the shipped corpus fixtures/data/corpus.txt")
+      ("nproc", po::value(&o.nproc)->default_value(o.nproc), "ranks to start on this machine (ignored when started as a rank by torchrun)")
+      ("steps", po::value(&o.steps)->default_value(o.steps), "optimizer steps")
+      ("global-batch", po::value(&o.global_batch)->default_value(o.global_batch), "sequences per optimizer step, summed over ranks (same optimization on 1 or N ranks)")
+      ("micro-batch", po::value(&o.micro_batch)->default_value(o.micro_batch), "sequences per rank per forward; 0: global-batch / ranks")
+      ("seq-len", po::value(&o.seq_len)->default_value(o.seq_len), "tokens per sequence")
+      ("lr", po::value(&o.lr)->default_value(o.lr), "peak learning rate (AdamW)")
+      ("warmup", po::value(&o.warmup)->default_value(o.warmup), "warmup steps before the cosine decay; -1: steps / 10")
+      ("grad-clip", po::value(&o.grad_clip)->default_value(o.grad_clip), "clip the averaged gradient to this L2 norm; 0: off")
+      ("eval-every", po::value(&o.eval_every)->default_value(o.eval_every), "validate every N steps (and always before the first)")
+      ("eval-sequences", po::value(&o.eval_sequences)->default_value(o.eval_sequences), "held-out sequences per validation")
+      ("on-meta", po::value(&o.on_meta)->default_value(o.on_meta), "at every guard point: off, warn, fail or repair")
+      ("inject", po::value(&o.inject)->composing(),
+       fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
+      ("seed", po::value(&o.seed)->default_value(o.seed), "run seed: initialization, data order, dropout")
+      ("checkpoint", po::value(&o.checkpoint), "base weights rank 0 loads (not available in this build yet)")
+      ("out", po::value(&o.out), "run directory: rank<k>.json, report.json, run.json and checkpoints")
+      ("resume", po::value(&o.resume), "continue the run whose --out directory this is (exactly where it stopped)")
+      ("save-every", po::value(&o.save_every)->default_value(o.save_every), "checkpoint every N steps (with --out); 0: at the end only")
+      ("save-full", po::bool_switch(&o.save_full), "checkpoints hold the whole model, not only the LoRA adapters")
+      ("timeout", po::value(&o.timeout)->default_value(o.timeout), "seconds any collective may take before the run stops naming the missing rank")
+      ("threads", po::value(&o.threads)->default_value(o.threads), "intra-op threads per rank; 0: cores / ranks on this machine")
+      ("master-port", po::value(&o.master_port)->default_value(o.master_port), "rendezvous port for --nproc > 1; 0: a free one")
+      ("format", po::value(&o.format)->default_value(o.format), "run report on stdout: text, json, md, html, junit")
+      ("allow", po::value(&o.allow)->composing(),
+       "tensors matching this glob are expected as they are: findings become counted info (repeatable)");
+  po::variables_map values;
+  if (!parse_arguments("train", "metaguard train [options]", args, flags, {}, values)) return 0;
+
+  if (auto env = DistEnv::from_environment()) return run_rank(o, *env);
+
+  if (o.nproc == 1) {
+    TrainSetup setup = prepare_training(o, 1, 1);
+    install_stop_signal_handlers();
+    Communicator communicator;
+    Trainer trainer(setup, communicator);
+    TrainResult result = trainer.run();
+    return finish(*result.run_report, o, result.exit_code);
+  }
+
+  // Several local ranks: check everything before starting any of them.
+  TrainSetup setup = prepare_training(o, o.nproc, o.nproc);
+  LaunchOptions launch;
+  launch.nproc = o.nproc;
+  launch.executable = own_path();
+  launch.args = {"train"};
+  launch.args.insert(launch.args.end(), args.begin(), args.end());
+  launch.master_port = o.master_port;
+  if (const char* port = std::getenv("MASTER_PORT"); port && *port && o.master_port == 0) {
+    try {
+      launch.master_port = std::stoi(port);
+    } catch (const std::exception&) {
+      throw InputError(fmt::format("environment variable MASTER_PORT: '{}' is not a port number", port));
+    }
+  }
+  launch.timeout_seconds = o.timeout;
+  launch.threads_per_rank = setup.threads;
+  launch.out = o.out;
+  LaunchResult result = Launcher(launch).run();
+  if (!result.report) return result.exit_code;
+  return finish(*result.report, o, result.exit_code);
 }
 
 }  // namespace metaguard::cli

@@ -1,0 +1,291 @@
+#include "train/communicator.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+// Debian's LibTorch is built with Gloo, but its header hides the class unless the build
+// says so (LibTorch's own CMake sets this for its sources only).
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO 1
+#endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include "core/errors.hpp"
+
+namespace metaguard {
+namespace {
+
+constexpr auto kHeartbeatInterval = std::chrono::milliseconds(250);
+
+std::string key(const char* what, int rank) { return fmt::format("metaguard/{}/{}", what, rank); }
+
+std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+std::string text_of(const std::vector<uint8_t>& value) { return {value.begin(), value.end()}; }
+
+std::string error_text(const std::exception& error) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) return c10_error->what_without_backtrace();
+  return error.what();
+}
+
+bool is_loopback(const std::string& address) {
+  return address == "127.0.0.1" || address == "localhost" || address == "::1";
+}
+
+}  // namespace
+
+struct Communicator::Distributed {
+  DistEnv env;
+  c10d::TCPStoreOptions store_options;
+  c10::intrusive_ptr<c10d::TCPStore> store;  // rank 0 hosts the server inside this object
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  std::thread heartbeat;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+
+  std::optional<std::string> get(const std::string& name) {
+    if (!store->check({name})) return std::nullopt;
+    return text_of(store->get(name));
+  }
+
+  // Bumps this rank's heartbeat from its own store connection until told to stop; a store
+  // that went away (rank 0 exited) ends it quietly.
+  void beat(int rank) {
+    try {
+      c10d::TCPStoreOptions options = store_options;
+      options.isServer = false;
+      options.waitWorkers = false;
+      auto client = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+      std::unique_lock<std::mutex> lock(mutex);
+      while (!stopping) {
+        lock.unlock();
+        client->add(key("heartbeat", rank), 1);
+        lock.lock();
+        wake.wait_for(lock, kHeartbeatInterval, [this] { return stopping; });
+      }
+    } catch (const std::exception&) {
+      // No heartbeat from here on: the others will see this rank as gone, which it soon is.
+    }
+  }
+};
+
+Communicator::Communicator() = default;
+
+Communicator::Communicator(const DistEnv& env, std::chrono::milliseconds timeout)
+    : rank_(env.rank), world_size_(env.world_size), timeout_(timeout), dist_(std::make_unique<Distributed>()) {
+  if (world_size_ == 1) {
+    dist_.reset();
+    return;
+  }
+  dist_->env = env;
+  auto& options = dist_->store_options;
+  options.port = static_cast<uint16_t>(env.master_port);
+  options.isServer = env.rank == 0;
+  options.numWorkers = static_cast<size_t>(env.world_size);
+  options.waitWorkers = false;
+  options.timeout = timeout;
+  try {
+    dist_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+  } catch (const std::exception& error) {
+    if (env.rank == 0) {
+      throw InputError(fmt::format("MASTER_PORT {}: rank 0 cannot host the rendezvous store on {}:{} ({}); is the port "
+                                   "already in use? Pick another one",
+                                   env.master_port, env.master_addr, env.master_port, error_text(error)));
+    }
+    throw CollectiveFailure("rendezvous", {0},
+                            fmt::format("rank {} could not reach the rendezvous store of rank 0 at {}:{} within {} s: {}",
+                                        env.rank, env.master_addr, env.master_port, timeout.count() / 1000.0,
+                                        error_text(error)));
+  }
+  dist_->heartbeat = std::thread([this] { dist_->beat(rank_); });
+  enter("connect the process group");
+  try {
+    auto prefixed = c10::make_intrusive<c10d::PrefixStore>("metaguard-pg", dist_->store);
+#ifdef USE_C10D_NCCL
+    if (torch::cuda::is_available()) {
+      auto nccl = c10d::ProcessGroupNCCL::Options::create();
+      nccl->timeout = timeout;
+      dist_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, nccl);
+      device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+    }
+#endif
+    if (!dist_->group) {
+      auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
+      if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"); interface && *interface) {
+        gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
+      } else if (is_loopback(env.master_addr)) {
+        gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+      } else {
+        gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+      }
+      dist_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, env.rank, env.world_size, gloo);
+    }
+  } catch (const std::exception& error) {
+    fail("connect the process group", error_text(error));
+  }
+}
+
+Communicator::~Communicator() {
+  if (!dist_) return;
+  {
+    std::lock_guard<std::mutex> lock(dist_->mutex);
+    dist_->stopping = true;
+  }
+  dist_->wake.notify_all();
+  if (dist_->heartbeat.joinable()) dist_->heartbeat.join();
+  dist_->group.reset();
+  dist_->store.reset();
+}
+
+void Communicator::enter(const std::string& what) {
+  ++sequence_;
+  current_ = what;
+  try {
+    dist_->store->set(key("progress", rank_), bytes(fmt::format("{}|{}", sequence_, what)));
+  } catch (const std::exception& error) {
+    fail(what, error_text(error));
+  }
+}
+
+void Communicator::broadcast(torch::Tensor& tensor, const std::string& what) {
+  if (!dist_) return;
+  torch::NoGradGuard no_grad;  // collectives write data, not autograd history
+  enter(what);
+  try {
+    std::vector<at::Tensor> tensors{tensor.device() == device_ ? tensor : tensor.to(device_)};
+    c10d::BroadcastOptions options;
+    options.rootRank = 0;
+    options.timeout = timeout_;
+    dist_->group->broadcast(tensors, options)->wait(timeout_);
+    if (!tensors[0].is_same(tensor)) tensor.copy_(tensors[0]);
+  } catch (const std::exception& error) {
+    fail(what, error_text(error));
+  }
+}
+
+void Communicator::all_reduce_sum(torch::Tensor& tensor, const std::string& what) {
+  if (!dist_) return;
+  torch::NoGradGuard no_grad;  // collectives write data, not autograd history
+  enter(what);
+  try {
+    std::vector<at::Tensor> tensors{tensor.device() == device_ ? tensor : tensor.to(device_)};
+    c10d::AllreduceOptions options;
+    options.reduceOp = c10d::ReduceOp::SUM;
+    options.timeout = timeout_;
+    dist_->group->allreduce(tensors, options)->wait(timeout_);
+    if (!tensors[0].is_same(tensor)) tensor.copy_(tensors[0]);
+  } catch (const std::exception& error) {
+    fail(what, error_text(error));
+  }
+}
+
+std::vector<torch::Tensor> Communicator::all_gather(const torch::Tensor& tensor, const std::string& what) {
+  if (!dist_) return {tensor.clone()};
+  enter(what);
+  std::vector<std::vector<at::Tensor>> outputs(1);
+  for (int r = 0; r < world_size_; ++r) outputs[0].push_back(torch::empty_like(tensor, tensor.options().device(device_)));
+  try {
+    std::vector<at::Tensor> inputs{tensor.to(device_).contiguous()};
+    c10d::AllgatherOptions options;
+    options.timeout = timeout_;
+    dist_->group->allgather(outputs, inputs, options)->wait(timeout_);
+  } catch (const std::exception& error) {
+    fail(what, error_text(error));
+  }
+  for (auto& output : outputs[0]) output = output.to(tensor.device());
+  return outputs[0];
+}
+
+void Communicator::fail(const std::string& what, const std::string& error) {
+  std::vector<int> missing;
+  std::vector<std::string> lines;
+  try {
+    std::map<int, std::optional<std::string>> failed, progress;
+    std::map<int, int64_t> before;
+    for (int r = 0; r < world_size_; ++r) {
+      if (r == rank_) continue;
+      failed[r] = dist_->get(key("failed", r));
+      progress[r] = dist_->get(key("progress", r));
+      before[r] = dist_->store->add(key("heartbeat", r), 0);
+    }
+    // A live rank bumps its heartbeat every 250 ms; three intervals without one is death.
+    std::this_thread::sleep_for(3 * kHeartbeatInterval);
+    for (auto& [r, reason] : failed) {
+      int64_t after = dist_->store->add(key("heartbeat", r), 0);
+      std::string seen = "it never entered a collective";
+      int64_t its_sequence = 0;
+      if (progress[r]) {
+        auto bar = progress[r]->find('|');
+        its_sequence = std::stoll(progress[r]->substr(0, bar));
+        seen = fmt::format("last seen entering collective #{} ({})", its_sequence, progress[r]->substr(bar + 1));
+      }
+      if (reason) {
+        missing.push_back(r);
+        lines.push_back(fmt::format("rank {} stopped: {}", r, *reason));
+      } else if (after == before[r]) {
+        missing.push_back(r);
+        lines.push_back(fmt::format("rank {} is gone (no heartbeat for {} ms; {})", r,
+                                    (3 * kHeartbeatInterval).count(), seen));
+      } else if (its_sequence < sequence_) {
+        missing.push_back(r);
+        lines.push_back(fmt::format("rank {} is alive but never arrived ({})", r, seen));
+      }
+    }
+  } catch (const std::exception&) {
+    if (rank_ != 0) {
+      missing = {0};
+      lines = {fmt::format("rank 0 is gone: the rendezvous store it hosts at {}:{} no longer answers",
+                           dist_->env.master_addr, dist_->env.master_port)};
+    }
+  }
+  if (lines.empty()) lines.push_back("every rank is alive and reached it; the transport failed");
+  throw CollectiveFailure(what, missing,
+                          fmt::format("collective #{} ({}) failed on rank {} (timeout {} s): {}. Cause seen here: {}",
+                                      sequence_, what, rank_, timeout_.count() / 1000.0, fmt::join(lines, "; "), error));
+}
+
+void Communicator::announce_failure(const std::string& reason) noexcept {
+  if (!dist_) return;
+  try {
+    dist_->store->set(key("failed", rank_), bytes(reason));
+  } catch (...) {
+  }
+}
+
+void Communicator::post_result(const std::string& text) noexcept {
+  if (!dist_) return;
+  try {
+    dist_->store->set(key("result", rank_), bytes(text));
+  } catch (...) {
+  }
+}
+
+std::map<int, std::string> Communicator::collect_results(std::chrono::milliseconds wait, const std::set<int>& skip) {
+  std::map<int, std::string> results;
+  if (!dist_) return results;
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  for (int r = 0; r < world_size_; ++r) {
+    if (r == rank_ || skip.count(r)) continue;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    try {
+      if (left.count() > 0) dist_->store->wait({key("result", r)}, left);
+      if (auto value = dist_->get(key("result", r))) results[r] = *value;
+    } catch (const std::exception&) {
+      // Not posted in time: the caller reports that rank as silent.
+    }
+  }
+  return results;
+}
+
+}  // namespace metaguard

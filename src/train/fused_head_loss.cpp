@@ -1,0 +1,116 @@
+#include "train/fused_head_loss.hpp"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "core/errors.hpp"
+#include "model/block.hpp"
+
+namespace metaguard {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// hidden (N, E), weight (V, E), targets (N) -> {mean loss (scalar), per-token losses (N)}.
+// The gradient is computed in the forward pass, chunk by chunk, and saved: softmax minus
+// one-hot, times the weight (and, when the weight trains, its own gradient).
+struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy> {
+  static variable_list forward(AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
+                               const torch::Tensor& targets, int64_t chunk_rows) {
+    const int64_t rows = hidden.size(0);
+    // Function::forward runs without grad mode; the inputs say what needs a gradient.
+    const bool want_hidden = hidden.requires_grad();
+    const bool want_weight = weight.requires_grad();
+    torch::Tensor losses = torch::empty({rows}, hidden.options());
+    torch::Tensor grad_hidden = want_hidden ? torch::empty_like(hidden) : torch::Tensor();
+    torch::Tensor grad_weight = want_weight ? torch::zeros_like(weight) : torch::Tensor();
+    for (int64_t first = 0; first < rows; first += chunk_rows) {
+      const int64_t n = std::min(chunk_rows, rows - first);
+      torch::Tensor h = hidden.narrow(0, first, n);
+      torch::Tensor t = targets.narrow(0, first, n).unsqueeze(1);
+      torch::Tensor logits = torch::matmul(h, weight.t());  // (n, V)
+      torch::Tensor lse = logits.logsumexp(1, /*keepdim=*/true);
+      losses.narrow(0, first, n).copy_((lse - logits.gather(1, t)).squeeze(1));
+      if (!want_hidden && !want_weight) continue;
+      torch::Tensor probabilities = logits.sub_(lse).exp_();  // softmax, in place of the logits
+      probabilities.scatter_add_(1, t, torch::full({n, 1}, -1.0, probabilities.options()));
+      if (want_hidden) grad_hidden.narrow(0, first, n).copy_(torch::matmul(probabilities, weight));
+      if (want_weight) grad_weight.add_(torch::matmul(probabilities.t(), h));
+    }
+    const double scale = 1.0 / static_cast<double>(rows);
+    if (want_hidden) grad_hidden.mul_(scale);
+    if (want_weight) grad_weight.mul_(scale);
+    ctx->save_for_backward({grad_hidden, grad_weight});
+    torch::Tensor mean = losses.mean();
+    ctx->mark_non_differentiable({losses});
+    return {mean, losses};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor& g = grad_outputs[0];  // d(out)/d(mean loss): a scalar
+    torch::Tensor grad_hidden = saved[0].defined() ? saved[0] * g : torch::Tensor();
+    torch::Tensor grad_weight = saved[1].defined() ? saved[1] * g : torch::Tensor();
+    return {grad_hidden, grad_weight, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+FusedHeadLoss::FusedHeadLoss(GPT& model, int64_t chunk_rows) : model_(model), chunk_rows_(chunk_rows) {
+  DenseLayer& head = model_->lm_head;
+  LinearImpl& base = head.base();
+  const bool plain_adapter = !head.adapted || !head.adapted->has_adapter() || head.adapted->merged();
+  fused_ = plain_adapter && !base.bias.defined();
+  if (fused_) weight_ = base.weight;
+}
+
+torch::Tensor FusedHeadLoss::hidden(const torch::Tensor& idx) {
+  // Mirrors GPTImpl::forward (src/model/gpt.cpp) up to ln_f, its checks included; the unit
+  // test compares the two on every model family.
+  GPTImpl& gpt = *model_;
+  const GPTConfig& config = gpt.config();
+  const int64_t steps = idx.size(1);
+  if (steps > config.block_size) {
+    throw InputError(fmt::format("sequence length {} exceeds block_size {} of model '{}'", steps, config.block_size,
+                                 config.name));
+  }
+  const torch::Device weights = gpt.transformer->wte->weight.device();
+  for (const auto* buffer : {&gpt.cos, &gpt.sin, &gpt.mask_cache}) {
+    TORCH_CHECK(buffer->device() == weights, "GPT: the derived buffer '",
+                buffer == &gpt.cos ? "cos" : buffer == &gpt.sin ? "sin" : "mask_cache", "' is on ", buffer->device(),
+                " but the weights are on ", weights, "; it was not recomputed after initialization on meta");
+  }
+  torch::Tensor cos = gpt.cos.narrow(0, 0, steps);
+  torch::Tensor sin = gpt.sin.narrow(0, 0, steps);
+  torch::Tensor mask = gpt.mask_cache.narrow(0, 0, steps).narrow(1, 0, steps);
+  torch::Tensor x = gpt.transformer->wte->forward(idx);  // (B, T, n_embd)
+  for (const auto& block : *gpt.transformer->h) x = block->as<BlockImpl>()->forward(x, cos, sin, mask);
+  return gpt.transformer->ln_f->forward(x);
+}
+
+torch::Tensor FusedHeadLoss::loss(const torch::Tensor& tokens, torch::Tensor* per_sequence) {
+  const int64_t steps = tokens.size(1) - 1;
+  torch::Tensor inputs = tokens.narrow(1, 0, steps);   // (B, T)
+  torch::Tensor targets = tokens.narrow(1, 1, steps);  // (B, T)
+  torch::Tensor mean, per_token;
+  if (fused_) {
+    torch::Tensor h = hidden(inputs);  // (B, T, E)
+    // Under no_grad (validation) nothing needs a gradient: a frozen view of the weight.
+    torch::Tensor weight = torch::GradMode::is_enabled() ? weight_ : weight_.detach();
+    auto outputs = LinearCrossEntropy::apply(h.reshape({-1, h.size(-1)}), weight, targets.reshape({-1}), chunk_rows_);
+    mean = outputs[0];
+    per_token = outputs[1];
+  } else {
+    torch::Tensor logits = model_->forward(inputs);  // (B, T, V)
+    per_token = torch::nn::functional::cross_entropy(
+        logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}),
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+    mean = per_token.mean();
+  }
+  if (per_sequence) *per_sequence = per_token.detach().reshape(targets.sizes()).to(torch::kFloat64).mean(1);
+  return mean;
+}
+
+}  // namespace metaguard

@@ -1,0 +1,98 @@
+#pragma once
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <torch/optim/adamw.h>
+
+#include "core/report.hpp"
+#include "preflight/rank_session.hpp"
+#include "train/batch_plan.hpp"
+#include "train/c10d_replicator.hpp"
+#include "train/collective_guard.hpp"
+#include "train/communicator.hpp"
+#include "train/fused_head_loss.hpp"
+#include "train/gradient_buckets.hpp"
+#include "train/lr_schedule.hpp"
+#include "train/progress_printer.hpp"
+#include "train/run_checkpoint.hpp"
+#include "train/test_knobs.hpp"
+#include "train/train_setup.hpp"
+
+namespace metaguard {
+
+struct TrainResult {
+  int exit_code = 0;                 // CONTRACT.md: 0 done, 1 stopped or errors remain, 2 bad input, 3 bug
+  Report rank_report;                // this rank's (what rank<k>.json holds)
+  std::optional<Report> run_report;  // rank 0: the run's (report.json, with every rank's findings)
+};
+
+// One rank's whole run, in the phases of docs/TRAINING.md:
+//
+//   build (meta for several ranks)  ->  init  ->  load  ->  broadcast  ->  materialize
+//   ->  before-transfer  ->  before-validation (step 0)  ->  before-forward
+//   ->  steps: forward, loss, backward per micro-batch; average gradients; clip; step
+//      with validation every --eval-every steps and checkpoints every --save-every.
+//
+// Every guard point is a CollectiveGuard: all ranks check, agree, and stop together. A
+// lost rank ends the run through the communicator's CollectiveFailure. Whatever happens,
+// run() returns a report (rank<k>.json and, on rank 0, report.json in --out).
+class Trainer {
+ public:
+  Trainer(const TrainSetup& setup, Communicator& communicator);
+  ~Trainer();
+
+  TrainResult run();
+
+ private:
+  void build();
+  void initialize();
+  void prepare_optimizer();
+  void train();
+  void train_step(int64_t step);
+  double validate(int64_t step);
+  void save(int64_t step);
+  void refresh_optimizer_entries();
+  // A guard point (CollectiveGuard::run) that also tells what it warned about or repaired.
+  void guard_point(const std::string& phase, DataNeeds needs, const GuardPointOptions& options = {});
+
+  TrainingInfo training_info() const;
+  Report rank_report(int exit_code, const std::string& error) const;
+  Report run_report(const Report& own, int& exit_code);
+  void log(const std::string& text) const;
+
+  const TrainSetup& setup_;
+  Communicator& communicator_;
+  const int rank_;
+  const int world_;
+  BatchPlan plan_;
+  ValidationPlan validation_;
+  LrSchedule schedule_;
+  TestKnobs knobs_;
+  ProgressPrinter printer_;
+
+  std::unique_ptr<RankSession> session_;
+  std::unique_ptr<C10dReplicator> replicator_;
+  std::unique_ptr<CollectiveGuard> guard_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  NamedTensors trainable_;
+  std::vector<OptimizerEntry> optimizer_entries_;
+  std::unique_ptr<GradientBuckets> buckets_;
+  std::unique_ptr<FusedHeadLoss> head_loss_;
+
+  std::string phase_ = "setup";
+  int64_t start_step_ = 0;
+  int64_t completed_ = 0;  // optimizer steps done (absolute, resumed ones included)
+  std::vector<double> losses_;
+  std::vector<ValidationLoss> val_losses_;
+  double train_seconds_ = 0;       // optimizer steps only
+  double validation_seconds_ = 0;
+  int64_t trained_tokens_ = 0;
+  std::optional<StopReason> stopped_;
+  std::set<int> lost_ranks_;  // named by a CollectiveFailure: never wait for them
+  std::string last_checkpoint_;
+};
+
+}  // namespace metaguard

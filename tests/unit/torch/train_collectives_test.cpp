@@ -1,0 +1,181 @@
+// The trainer's collectives for real, two ranks as two threads of this process (each with
+// its own TCPStore connection and Gloo process group): the broadcast behind the shared
+// init program, the cross-rank hash comparison, and a missing rank named within the timeout.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "model/gpt.hpp"
+#include "preflight/init_program.hpp"
+#include "support/paths.hpp"
+#include "train/c10d_replicator.hpp"
+#include "train/communicator.hpp"
+#include "train/launcher.hpp"
+#include "train/replica_comparison.hpp"
+
+using namespace metaguard;
+
+namespace {
+
+DistEnv rank_env(int rank, int port) {
+  DistEnv env;
+  env.rank = rank;
+  env.world_size = 2;
+  env.local_rank = rank;
+  env.local_world_size = 2;
+  env.master_addr = "127.0.0.1";
+  env.master_port = port;
+  return env;
+}
+
+std::unique_ptr<RankSession> session_for(int rank, torch::Device device) {
+  GPTConfig config = load_gpt_config(test::source_path("fixtures/models/micro.json"));
+  GPT model = build_gpt(config, parse_lora_spec("r=4,alpha=8,targets=query+value"), BuildOptions{device, torch::kFloat32, 11});
+  return std::make_unique<RankSession>(rank, model, /*dry_run=*/false, GuardConfig{});
+}
+
+// Runs `body(rank, communicator)` on two threads, one per rank.
+template <typename Body>
+void two_ranks(std::chrono::milliseconds timeout, Body body) {
+  const int port = pick_free_port();
+  auto run = [&](int rank) {
+    Communicator communicator(rank_env(rank, port), timeout);
+    body(rank, communicator);
+  };
+  auto zero = std::async(std::launch::async, run, 0);
+  auto one = std::async(std::launch::async, run, 1);
+  zero.get();
+  one.get();
+}
+
+}  // namespace
+
+TEST_CASE("train collectives: the c10d replicator fills rank 1's meta model with rank 0's values", "[train][c10d]") {
+  auto rank0 = session_for(0, torch::kCPU);
+  auto rank1 = session_for(1, torch::kMeta);
+  std::vector<std::string> received;
+  two_ranks(std::chrono::seconds(30), [&](int rank, Communicator& communicator) {
+    C10dReplicator replicator(communicator);
+    RankSession& session = rank == 0 ? *rank0 : *rank1;
+    auto done = replicator.replicate(session, replicated_names(session));
+    if (rank == 1) received = done;
+  });
+  rank1->guard().record("broadcast");
+  REQUIRE_FALSE(received.empty());
+  CHECK(received == replicated_names(*rank0));
+  for (const auto& name : received) {
+    CAPTURE(name);
+    LiveTensor* from = rank0->walker().find(name);
+    LiveTensor* to = rank1->walker().find(name);
+    REQUIRE(to->tensor.device().is_cpu());
+    CHECK(torch::equal(from->tensor, to->tensor));
+    // Written behind autograd's back, yet known to be written: not "uninitialized".
+    CHECK_FALSE(rank1->tracker().is_unwritten(to->tensor));
+    bool noted = false;
+    for (const auto& event : rank1->ledger().history(name)) noted = noted || event.event == "received";
+    CHECK(noted);
+  }
+  // Derived buffers are not broadcast: they stay meta until each rank recomputes them.
+  CHECK(rank1->walker().find("cos")->tensor.is_meta());
+}
+
+TEST_CASE("train collectives: a tensor still meta on rank 0 is not sent, and the ranks agree on that", "[train][c10d]") {
+  auto rank0 = session_for(0, torch::kMeta);
+  auto rank1 = session_for(1, torch::kMeta);
+  // Rank 0 materializes everything but the embedding.
+  InitPlan plan;
+  plan.world_size = 2;
+  plan.seed = 11;
+  plan.offload = {"transformer.wte.weight"};
+  run_init_step(*rank0, plan);
+  std::vector<std::string> sent, received;
+  two_ranks(std::chrono::seconds(30), [&](int rank, Communicator& communicator) {
+    C10dReplicator replicator(communicator);
+    RankSession& session = rank == 0 ? *rank0 : *rank1;
+    (rank == 0 ? sent : received) = replicator.replicate(session, replicated_names(session));
+  });
+  CHECK(sent == received);
+  CHECK(std::find(received.begin(), received.end(), "transformer.wte.weight") == received.end());
+  CHECK(rank1->walker().find("transformer.wte.weight")->tensor.is_meta());
+  CHECK_FALSE(rank1->walker().find("lm_head.linear.weight")->tensor.is_meta());
+}
+
+TEST_CASE("train collectives: one all-gather of hashes finds the divergent tensor on every rank", "[train][c10d]") {
+  auto rank0 = session_for(0, torch::kCPU);
+  auto rank1 = session_for(1, torch::kCPU);  // same seed: equal replicas
+  {
+    torch::NoGradGuard no_grad;
+    rank1->walker().find("transformer.h.1.norm_2.weight")->tensor.add_(1e-3);
+  }
+  std::vector<ReplicaComparison> results(2);
+  two_ranks(std::chrono::seconds(30), [&](int rank, Communicator& communicator) {
+    results[static_cast<size_t>(rank)] = compare_replicas((rank == 0 ? rank0 : rank1)->walker(), communicator, 2);
+  });
+  for (const auto& result : results) {
+    CHECK(result.divergent == std::vector<std::string>{"transformer.h.1.norm_2.weight"});
+    REQUIRE(result.inventories.size() == 2);
+  }
+  // Rank 1's view of rank 0 lets RankDivergenceCheck name the tensor and both ranks.
+  const auto& view = results[1].inventories;
+  const TensorRecord* at0 = view[0].find("transformer.h.1.norm_2.weight");
+  const TensorRecord* at1 = view[1].find("transformer.h.1.norm_2.weight");
+  REQUIRE(at0->content_hash);
+  REQUIRE(at1->content_hash);
+  CHECK(*at0->content_hash != *at1->content_hash);
+  CHECK(*view[0].find("transformer.wte.weight")->content_hash == *view[1].find("transformer.wte.weight")->content_hash);
+}
+
+TEST_CASE("train collectives: a rank that never arrives is named within the timeout", "[train][c10d]") {
+  const int port = pick_free_port();
+  std::promise<void> finished;
+  auto absent = std::async(std::launch::async, [&] {
+    // Connects and stays alive (heartbeat running) but never joins the collective.
+    Communicator communicator(rank_env(1, port), std::chrono::seconds(30));
+    finished.get_future().wait();
+  });
+  std::string message;
+  std::vector<int> missing;
+  double seconds = 0;
+  {
+    Communicator communicator(rank_env(0, port), std::chrono::milliseconds(1500));
+    torch::Tensor value = torch::ones({4});
+    auto start = std::chrono::steady_clock::now();
+    try {
+      communicator.all_reduce_sum(value, "test all-reduce");
+    } catch (const CollectiveFailure& failure) {
+      message = failure.what();
+      missing = failure.missing();
+    }
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    finished.set_value();
+    absent.get();
+  }
+  INFO(message);
+  CHECK(missing == std::vector<int>{1});
+  CHECK(message.find("rank 1 is alive but never arrived") != std::string::npos);
+  CHECK(message.find("test all-reduce") != std::string::npos);
+  CHECK(seconds < 2 * 1.5 + 1);
+}
+
+TEST_CASE("train collectives: a port rank 0 cannot bind is bad input naming MASTER_PORT", "[train][c10d]") {
+  const int port = pick_free_port();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  CHECK(port_in_use(port));
+  CHECK_THROWS_WITH(Communicator(rank_env(0, port), std::chrono::seconds(5)),
+                    Catch::Contains("MASTER_PORT " + std::to_string(port)));
+  ::close(fd);
+}
