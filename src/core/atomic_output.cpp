@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 
 #include "core/errors.hpp"
-#include "core/input_files.hpp"
 
 namespace metaguard {
 namespace {
@@ -73,9 +72,6 @@ std::string resolve_output_path(const std::string& path) {
 }
 
 AtomicOutputFile::AtomicOutputFile(std::string path) : path_(resolve_output_path(path)) {
-  if (is_input_file(path_)) {
-    throw InputError(fmt::format("--out: '{}' is one of this command's input files; choose another path", path));
-  }
   struct stat info {};
   const bool exists = ::stat(path_.c_str(), &info) == 0;
   if (exists && S_ISDIR(info.st_mode)) fail_write(path, "it is a directory", EISDIR);
