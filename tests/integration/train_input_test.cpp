@@ -37,7 +37,7 @@ std::string write_file(const std::string& path, const std::string& text) {
 std::map<std::string, std::string> snapshot(const std::string& dir) {
   std::map<std::string, std::string> files;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) files[entry.path().string()] = test::slurp_file(entry.path().string());
+    if (entry.is_regular_file()) files[entry.path().string()] = test::slurp(entry.path().string());
   }
   return files;
 }

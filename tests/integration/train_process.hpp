@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/run_process.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace metaguard::test {
 
@@ -65,33 +66,8 @@ inline nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(text.str(), nullptr, false);
 }
 
-inline std::string slurp_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
-// A fresh directory under /tmp, removed with everything in it.
-class RunDir {
- public:
-  RunDir() {
-    char pattern[] = "/tmp/metaguard-train-test-XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    path_ = made ? made : "";
-  }
-  ~RunDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  RunDir(const RunDir&) = delete;
-  RunDir& operator=(const RunDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using RunDir = ScratchDir;
 
 // A TCP port nothing listens on right now.
 inline int free_port() {
@@ -114,7 +90,7 @@ inline std::vector<int> processes_mentioning(const std::string& needle) {
   while (dirent* entry = ::readdir(proc)) {
     const std::string name = entry->d_name;
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmdline = slurp_file("/proc/" + name + "/cmdline");
+    std::string cmdline = slurp("/proc/" + name + "/cmdline");
     for (auto& c : cmdline) {
       if (c == '\0') c = ' ';
     }

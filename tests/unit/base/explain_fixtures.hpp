@@ -9,38 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/report.hpp"
+#include "support/scratch_dir.hpp"
 #include "report/report_json.hpp"
 
 namespace metaguard::test {
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    char pattern[] = "/tmp/metaguard-explain-XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    path_ = made ? made : "";
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
-  std::string write(const std::string& name, const std::string& contents) const {
-    std::ofstream out(file(name), std::ios::binary);
-    out << contents;
-    return file(name);
-  }
-  std::string write_report(const std::string& name, const Report& report) const {
-    return write(name, report_to_json(report).dump(1));
-  }
-
- private:
-  std::string path_;
-};
+// A report written into a scratch directory; returns its path.
+inline std::string write_report(const ScratchDir& dir, const std::string& name, const Report& report) {
+  return dir.write(name, report_to_json(report).dump(1));
+}
 
 }  // namespace metaguard::test

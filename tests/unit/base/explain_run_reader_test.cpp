@@ -49,10 +49,10 @@ TEST_CASE("explain run reader: a run directory", "[explain][reader]") {
   ScratchDir dir;
   Report run = rank_report(0);
   run.extra.erase("rank");
-  dir.write_report("report.json", run);
-  dir.write_report("rank1.json", rank_report(1));
-  dir.write_report("rank0.json", rank_report(0));
-  dir.write_report("rank10.json", rank_report(10));
+  write_report(dir, "report.json", run);
+  write_report(dir, "rank1.json", rank_report(1));
+  write_report(dir, "rank0.json", rank_report(0));
+  write_report(dir, "rank10.json", rank_report(10));
   dir.write("notes.txt", "not a report");
   dir.write("rank2.json.tmp.123", "half-written");
 
@@ -72,7 +72,7 @@ TEST_CASE("explain run reader: a run directory", "[explain][reader]") {
 
 TEST_CASE("explain run reader: only rank reports, or one file", "[explain][reader]") {
   ScratchDir dir;
-  dir.write_report("rank1.json", rank_report(1));
+  write_report(dir, "rank1.json", rank_report(1));
   RunReports ranks_only = read_run(dir.path());
   CHECK_FALSE(ranks_only.run);
   CHECK(ranks_only.ranks.size() == 1);
@@ -84,7 +84,7 @@ TEST_CASE("explain run reader: only rank reports, or one file", "[explain][reade
 
   Report plain = rank_report(0);
   plain.extra.erase("rank");
-  RunReports single = read_run(dir.write_report("scan.json", plain));
+  RunReports single = read_run(write_report(dir, "scan.json", plain));
   REQUIRE(single.run);
   CHECK(single.ranks.empty());
 }
@@ -114,17 +114,17 @@ TEST_CASE("explain run reader: errors name the file and what is wrong", "[explai
   CHECK_THAT(error_of(other_schema), Catch::Contains(other_schema + ".schema"));
 
   ScratchDir run;
-  run.write_report("rank1.json", rank_report(0));
+  write_report(run, "rank1.json", rank_report(0));
   CHECK_THAT(error_of(run.path()), Catch::Contains("rank1.json.rank: is 0, but the file name says rank 1"));
 
   ScratchDir twice;
-  twice.write_report("rank1.json", rank_report(1));
-  twice.write_report("rank01.json", rank_report(1));
+  write_report(twice, "rank1.json", rank_report(1));
+  write_report(twice, "rank01.json", rank_report(1));
   CHECK_THAT(error_of(twice.path()), Catch::Contains("claim rank 1"));
 
   ScratchDir negative;
   Report bad_rank = rank_report(0);
   bad_rank.extra["rank"] = -3;
-  std::string negative_file = negative.write_report("r.json", bad_rank);
+  std::string negative_file = write_report(negative, "r.json", bad_rank);
   CHECK_THAT(error_of(negative_file), Catch::Contains(negative_file + ".rank: is not a rank"));
 }
