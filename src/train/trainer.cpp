@@ -436,7 +436,7 @@ Report Trainer::run_report(const Report& own, int& exit_code) {
   report.extra.erase("rank");  // the run's report speaks for every rank
   for (auto& finding : report.findings) finding.rank = finding.rank.value_or(rank_);
   nlohmann::json ranks = nlohmann::json::array();
-  ranks.push_back({{"rank", 0}, {"exit_code", exit_code}, {"phase", phase_}, {"error", own.extra["error"]}});
+  ranks.push_back({{"rank", 0}, {"exit_code", exit_code}, {"phase", phase_}, {"error", own.extra.at("error")}});
   // Ranks a collective found gone or hung never answer; the others answer at once.
   auto results = communicator_.collect_results(communicator_.timeout(), lost_ranks_);
   for (int r = 1; r < world_; ++r) {
@@ -506,16 +506,19 @@ TrainResult Trainer::run() {
     error = input.what();
     stopped_ = StopReason{phase_, rank_, error};
     communicator_.announce_failure(fmt::format("bad input at {}: {}", phase_, error));
+    communicator_.leave();
     exit_code = 2;
   } catch (const c10::Error& torch_error) {
     error = torch_error.what_without_backtrace();
     stopped_ = StopReason{phase_, rank_, error};
     communicator_.announce_failure(fmt::format("error at {}: {}", phase_, error));
+    communicator_.leave();
     exit_code = 1;
   } catch (const std::exception& other) {
     error = fmt::format("internal error (a bug, please report it): {}", other.what());
     stopped_ = StopReason{phase_, rank_, error};
     communicator_.announce_failure(fmt::format("error at {}: {}", phase_, error));
+    communicator_.leave();
     exit_code = 3;
   }
   printer_.finish();
