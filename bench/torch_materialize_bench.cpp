@@ -49,10 +49,12 @@ int main(int argc, char** argv) {
   const double baseline_mb = rss_mb();
   auto start = std::chrono::steady_clock::now();
   if (mode == "memset") {
-    void* memory = std::malloc(static_cast<size_t>(bytes));
+    auto* memory = static_cast<volatile char*>(std::malloc(static_cast<size_t>(bytes)));
     start = std::chrono::steady_clock::now();
-    std::memset(memory, 1, static_cast<size_t>(bytes));
-    std::free(memory);
+    std::memset(const_cast<char*>(memory), 1, static_cast<size_t>(bytes));
+    // Read back through volatile so the compiler cannot drop the fill.
+    if (memory[bytes - 1] != 1) return 1;
+    std::free(const_cast<char*>(memory));
   } else if (mode == "normal-reference") {
     torch::Tensor t = torch::empty({tensors * elements_per_tensor});
     start = std::chrono::steady_clock::now();

@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 
 #include "core/atomic_file.hpp"
+#include "core/atomic_output.hpp"
 #include "core/errors.hpp"
+#include "core/input_files.hpp"
 #include "report/renderer.hpp"
 
 namespace metaguard::cli {
@@ -53,9 +55,16 @@ int emit_report(Report report, const OutputOptions& output) {
     std::cout << text;
     std::cout.flush();
   } else {
-    write_file_atomically(output.out, text);
+    write_output_file(output.out, text);
   }
   return report.exit_code();
+}
+
+void write_output_file(const std::string& out, const std::string& text) {
+  if (is_input_file(resolve_output_path(out))) {
+    throw InputError(fmt::format("--out: '{}' is one of this command's input files; choose another path", out));
+  }
+  write_file_atomically(out, text);
 }
 
 int input_error(const std::string& message) {

@@ -38,6 +38,10 @@ bool parse_arguments(const std::string& command, const std::string& usage,
 // Returns the exit code the report calls for (0 or 1).
 int emit_report(Report report, const OutputOptions& output);
 
+// Writes a command's output to --out (atomically), refusing a path that is one of the
+// files the command read: `scan ck.pt --out ck.pt` must not turn a checkpoint into a report.
+void write_output_file(const std::string& out, const std::string& text);
+
 // Prints "metaguard: error: <message>" on stderr; returns 2.
 int input_error(const std::string& message);
 

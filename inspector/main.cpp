@@ -50,10 +50,7 @@ void print_help(std::ostream& out) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) {
-    print_help(std::cerr);
-    return 2;
-  }
+  if (args.empty()) return metaguard::cli::input_error("missing command (run 'metaguard --help' for the list)");
   const std::string& first = args.front();
   if (first == "--help" || first == "-h" || first == "help") {
     print_help(std::cout);
@@ -77,11 +74,6 @@ int main(int argc, char** argv) {
       return 3;
     }
   }
-  if (first.rfind("-", 0) == 0) {
-    metaguard::cli::input_error(fmt::format("unknown option '{}'", first));
-  } else {
-    metaguard::cli::input_error(fmt::format("unknown command '{}'", first));
-  }
-  print_help(std::cerr);
-  return 2;
+  return metaguard::cli::input_error(fmt::format("unknown {} '{}' (run 'metaguard --help' for the commands)",
+                                                first.rfind("-", 0) == 0 ? "option" : "command", first));
 }

@@ -57,7 +57,7 @@ int run_diff(const std::vector<std::string>& args) {
     std::cout << text;
     std::cout.flush();
   } else {
-    write_file_atomically(out, text);
+    write_output_file(out, text);
   }
   return diff.exit_code();
 }

@@ -40,7 +40,7 @@ int run_explain(const std::vector<std::string>& args) {
     std::cout << text;
     std::cout.flush();
   } else {
-    write_file_atomically(out, text);
+    write_output_file(out, text);
   }
   return story.exit_code();
 }

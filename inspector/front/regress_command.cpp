@@ -94,7 +94,7 @@ int run_regress(const std::vector<std::string>& args) {
   if (out.empty()) {
     std::cout << document;
   } else {
-    write_file_atomically(out, document);
+    write_output_file(out, document);
     if (format == "junit") std::cout << text;  // the person at the terminal still sees the results
   }
   return failed == 0 ? 0 : 1;

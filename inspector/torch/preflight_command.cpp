@@ -19,7 +19,7 @@ int run_preflight(const std::vector<std::string>& args) {
   flags.add_options()
       ("model", po::value(&options.model)->default_value(options.model), "model name (fixtures/models) or config JSON path")
       ("lora", po::value(&options.lora)->default_value(options.lora), "LoRA spec: r=,alpha=,dropout=,targets=query+key+value+projection+mlp+head, or none")
-      ("checkpoint", po::value<std::string>(), "checkpoint rank 0 loads (not available in this build yet)")
+      ("checkpoint", po::value<std::string>(), "checkpoint rank 0 loads (torch.save zip or safetensors; read as metadata only)")
       ("world-size", po::value(&options.world_size)->default_value(options.world_size), "number of ranks to simulate")
       ("init", po::value(&init), "meta or direct (default: meta when world size > 1 or a fault needs it)")
       ("inject", po::value(&options.inject)->composing(),
@@ -31,9 +31,7 @@ int run_preflight(const std::vector<std::string>& args) {
   add_output_options(flags, output, /*with_allow=*/true);
   po::variables_map values;
   if (!parse_arguments("preflight", "metaguard preflight [options]", args, flags, {}, values)) return 0;
-  if (values.count("checkpoint")) {
-    throw InputError("--checkpoint: loading checkpoints into a model is not available in this build yet");
-  }
+  if (values.count("checkpoint")) options.checkpoint = values["checkpoint"].as<std::string>();
   if (!init.empty()) options.init = init;
   if (options.threads < 1) throw InputError("--threads: must be at least 1");
   return emit_report(run_preflight(options), output);

@@ -1,6 +1,8 @@
 #include "checkpoint/checkpoint_reader.hpp"
+#include "core/input_files.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,6 +26,11 @@ constexpr unsigned char kLegacyMagic[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
                                           0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
 
 Sniffed sniff(const std::string& path, std::string& head) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
+    fail_file(path, "not a regular file (a checkpoint is a file)");  // a FIFO would block forever
+  }
+  note_input_file(path);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_file(path, fmt::format("cannot read: {}", std::strerror(errno)));
   head.assign(512, '\0');

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "checkpoint/atomic_output.hpp"
+#include "core/atomic_output.hpp"
 #include "checkpoint/dtype_table.hpp"
 #include "checkpoint/file_error.hpp"
 #include "checkpoint/pickle_writer.hpp"
@@ -184,7 +184,7 @@ void write_torch_checkpoint(const std::string& path, const std::vector<WriteStor
                             const std::vector<WriteTensor>& tensors) {
   validate(path, storages, tensors);
   const std::string pickle = pickle_state_dict(storages, tensors);
-  const std::string temp = temp_path_beside(path);
+  const std::string temp = temp_path_beside(resolve_output_path(path));
   {
     ZipWriter zip(temp, path);
     zip.add(std::string(kArchive) + "data.pkl", pickle);  // first: PyTorch names the archive by it

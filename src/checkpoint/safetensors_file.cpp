@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "checkpoint/atomic_output.hpp"
+#include "core/atomic_output.hpp"
 #include "checkpoint/dtype_table.hpp"
 #include "checkpoint/file_error.hpp"
 #include "checkpoint/tensor_layout.hpp"

@@ -38,7 +38,7 @@ void Inventory::assign_storage_ids() {
       continue;
     }
     auto [it, inserted] = id_of_key.emplace(record.storage_key, id_of_key.size());
-    record.storage = fmt::format("s{}", it->second);
+    record.storage = "s" + std::to_string(it->second);
   }
 }
 

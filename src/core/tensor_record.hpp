@@ -43,12 +43,16 @@ struct TensorRecord {
   bool derived = false;           // declared derived: recomputed from a recipe, never loaded
   std::optional<bool> derived_current;  // recipe recomputed and compared (when asked)
   std::optional<uint64_t> content_hash;  // of the bytes (when asked), for cross-rank checks
-  std::string module;             // owning module's qualified path ("" for the root)
   uint64_t tensor_key = 0;        // identity of the tensor object within one process (0: none)
   uint64_t storage_key = 0;       // identity of the storage within one process (0: none)
   uint32_t version = 0;           // in-place write counter (torch's _version)
 
   bool is_meta() const { return device == "meta"; }
+  // The owning module's qualified path: the name up to its last '.' ("" for the root's own).
+  std::string module_path() const {
+    auto dot = name.find_last_of('.');
+    return dot == std::string::npos ? "" : name.substr(0, dot);
+  }
   // True when the tensor holds usable values: not meta, not uninitialized.
   bool has_data() const { return !is_meta() && !uninitialized; }
 };

@@ -18,21 +18,40 @@ namespace {
 
 constexpr size_t kSharersListed = 4;  // larger groups are named by size, first members and a hash
 
-// For each tensor, the other tensors that share its storage ("no storage" without an id).
-// Each group is sorted once; a large group (a flat parameter with thousands of views) is
-// described by its size, first members and a hash of all members, so two reports still
-// compare exactly without listing every name for every member.
-std::map<std::string, std::string> storage_sharing(const Report& report) {
-  std::map<std::string, std::vector<std::string>> by_storage;
+constexpr int kNoRank = -1;  // key for a tensor or finding that names no rank
+
+// A tensor's identity within one report: its rank (kNoRank when not compared or not named)
+// and its name.
+using TensorKey = std::pair<int, std::string>;
+
+TensorKey key_of(const TensorRecord& t, bool by_rank) { return {by_rank ? t.rank.value_or(kNoRank) : kNoRank, t.name}; }
+
+bool key_less(const TensorKey& x, const TensorKey& y) {
+  if (x.first != y.first) return x.first < y.first;
+  return natural_less(x.second, y.second);
+}
+
+std::string label_of(const TensorKey& key) {
+  return tensor_label(key.second, key.first == kNoRank ? std::nullopt : std::optional<int>(key.first));
+}
+
+// For each tensor (by rank and name), the other tensors that share its storage ("no storage"
+// without an id). Storage ids are per process, so one rank's "s0" is not another's: storages
+// are grouped per rank. Each group is sorted once; a large group (a flat parameter with
+// thousands of views) is described by its size, first members and a hash of all members, so
+// two reports still compare exactly without listing every name for every member.
+std::map<TensorKey, std::string> storage_sharing(const Report& report) {
+  std::map<std::pair<int, std::string>, std::vector<std::string>> by_storage;
   for (const auto& t : report.tensors) {
-    if (t.storage) by_storage[*t.storage].push_back(t.name);
+    if (t.storage) by_storage[{t.rank.value_or(kNoRank), *t.storage}].push_back(t.name);
   }
-  std::map<std::string, std::string> out;
+  std::map<TensorKey, std::string> out;
   for (auto& [storage, names] : by_storage) {
+    int rank = storage.first;
     std::sort(names.begin(), names.end(), natural_less);
     names.erase(std::unique(names.begin(), names.end()), names.end());
     if (names.size() == 1) {
-      out[names.front()] = "own storage";
+      out[{rank, names.front()}] = "own storage";
       continue;
     }
     if (names.size() - 1 <= kSharersListed) {
@@ -41,7 +60,7 @@ std::map<std::string, std::string> storage_sharing(const Report& report) {
         for (const auto& other : names) {
           if (other != name) others.push_back(other);
         }
-        out[name] = fmt::format("shared with {}", fmt::join(others, ", "));
+        out[{rank, name}] = fmt::format("shared with {}", fmt::join(others, ", "));
       }
       continue;
     }
@@ -49,10 +68,10 @@ std::map<std::string, std::string> storage_sharing(const Report& report) {
     for (const auto& name : names) hash = fnv1a64(name + '\n', hash);
     std::string group = fmt::format("one of {} tensors sharing a storage ({}, {}, ...; members {:016x})", names.size(),
                                     names[0], names[1], hash);
-    for (const auto& name : names) out[name] = group;
+    for (const auto& name : names) out[{rank, name}] = group;
   }
   for (const auto& t : report.tensors) {
-    if (!t.storage) out[t.name] = "no storage";
+    if (!t.storage) out[{t.rank.value_or(kNoRank), t.name}] = "no storage";
   }
   return out;
 }
@@ -94,19 +113,20 @@ std::vector<FieldChange> compare(const TensorRecord& a, const TensorRecord& b, c
   return changes;
 }
 
-using FindingKey = std::tuple<std::string, std::string, std::string, int, bool, bool>;
+using FindingKey = std::tuple<std::string, std::string, int, std::string, int, bool, bool>;
 
-FindingKey finding_key(const Finding& f) {
-  return {f.code, f.tensor.value_or(""), f.phase.value_or(""), static_cast<int>(f.severity), f.repaired, f.allowed};
+FindingKey finding_key(const Finding& f, bool by_rank) {
+  return {f.code,       f.tensor.value_or(""), by_rank ? f.rank.value_or(kNoRank) : kNoRank, f.phase.value_or(""),
+          static_cast<int>(f.severity), f.repaired, f.allowed};
 }
 
-std::vector<Finding> findings_missing_from(const Report& from, const Report& other) {
+std::vector<Finding> findings_missing_from(const Report& from, const Report& other, bool by_rank) {
   std::set<FindingKey> keys;
-  for (const auto& f : other.findings) keys.insert(finding_key(f));
+  for (const auto& f : other.findings) keys.insert(finding_key(f, by_rank));
   std::set<FindingKey> listed;
   std::vector<Finding> out;
   for (const auto& f : from.findings) {
-    FindingKey key = finding_key(f);
+    FindingKey key = finding_key(f, by_rank);
     if (keys.count(key) || !listed.insert(key).second) continue;
     out.push_back(f);
   }
@@ -114,10 +134,11 @@ std::vector<Finding> findings_missing_from(const Report& from, const Report& oth
   return out;
 }
 
-std::string finding_words(const Finding& f) {
+std::string finding_words(const Finding& f, bool by_rank) {
   std::string status = f.repaired ? "repaired" : std::string(to_string(f.severity));
   if (f.allowed) status = "allowed";
-  std::string out = fmt::format("{} [{}] {}", status, f.code, f.tensor.value_or("(model)"));
+  std::string out = fmt::format("{} [{}] {}", status, f.code,
+                                tensor_label(f.tensor.value_or("(model)"), by_rank ? f.rank : std::nullopt));
   if (f.phase) out += " at " + *f.phase;
   return out + ": " + f.message;
 }
@@ -129,32 +150,59 @@ bool ReportDiff::identical() const {
          findings_only_in_b.empty();
 }
 
+std::string tensor_label(const std::string& name, std::optional<int> rank) {
+  return rank ? fmt::format("{} (rank {})", name, *rank) : name;
+}
+
+bool is_multi_rank(const Report& report) {
+  std::set<int> ranks;
+  for (const auto& t : report.tensors) {
+    if (t.rank) ranks.insert(*t.rank);
+  }
+  for (const auto& f : report.findings) {
+    if (f.rank) ranks.insert(*f.rank);
+  }
+  return ranks.size() > 1;
+}
+
 ReportDiff diff_reports(const Report& a, const Report& b, std::string label_a, std::string label_b) {
   ReportDiff diff;
   diff.label_a = std::move(label_a);
   diff.label_b = std::move(label_b);
-  std::map<std::string, const TensorRecord*> in_b;
-  for (const auto& t : b.tensors) in_b.emplace(t.name, &t);
-  std::set<std::string> in_a;
+  // Rank 0's report against rank 1's compares names; two multi-rank reports compare rank by rank.
+  diff.by_rank = is_multi_rank(a) && is_multi_rank(b);
+  std::map<TensorKey, const TensorRecord*> in_b;
+  for (const auto& t : b.tensors) in_b.emplace(key_of(t, diff.by_rank), &t);
+  std::set<TensorKey> in_a;
   auto sharing_a = storage_sharing(a);
   auto sharing_b = storage_sharing(b);
+  std::vector<TensorKey> only_a;
+  std::vector<TensorKey> only_b;
   for (const auto& t : a.tensors) {
-    if (!in_a.insert(t.name).second) continue;  // a name listed twice is compared once
-    auto it = in_b.find(t.name);
+    TensorKey key = key_of(t, diff.by_rank);
+    if (!in_a.insert(key).second) continue;  // a tensor listed twice is compared once
+    auto it = in_b.find(key);
     if (it == in_b.end()) {
-      diff.only_in_a.push_back(t.name);
+      only_a.push_back(key);
       continue;
     }
-    auto changes = compare(t, *it->second, sharing_a[t.name], sharing_b[t.name]);
-    if (!changes.empty()) diff.changed.push_back({t.name, std::move(changes)});
+    const TensorRecord& other = *it->second;
+    auto changes = compare(t, other, sharing_a[{t.rank.value_or(kNoRank), t.name}],
+                           sharing_b[{other.rank.value_or(kNoRank), other.name}]);
+    if (!changes.empty()) {
+      std::optional<int> rank = key.first == kNoRank ? std::nullopt : std::optional<int>(key.first);
+      diff.changed.push_back({t.name, rank, std::move(changes)});
+    }
   }
-  for (const auto& [name, record] : in_b) {
-    if (!in_a.count(name)) diff.only_in_b.push_back(name);
+  for (const auto& [key, record] : in_b) {
+    if (!in_a.count(key)) only_b.push_back(key);
   }
-  std::sort(diff.only_in_a.begin(), diff.only_in_a.end(), natural_less);
-  std::sort(diff.only_in_b.begin(), diff.only_in_b.end(), natural_less);
-  diff.findings_only_in_a = findings_missing_from(a, b);
-  diff.findings_only_in_b = findings_missing_from(b, a);
+  std::sort(only_a.begin(), only_a.end(), key_less);
+  std::sort(only_b.begin(), only_b.end(), key_less);
+  for (const auto& key : only_a) diff.only_in_a.push_back(label_of(key));
+  for (const auto& key : only_b) diff.only_in_b.push_back(label_of(key));
+  diff.findings_only_in_a = findings_missing_from(a, b, diff.by_rank);
+  diff.findings_only_in_b = findings_missing_from(b, a, diff.by_rank);
   return diff;
 }
 
@@ -178,7 +226,9 @@ nlohmann::json diff_to_json(const ReportDiff& diff) {
   for (const auto& change : diff.changed) {
     json fields = json::array();
     for (const auto& f : change.changes) fields.push_back({{"field", f.field}, {"a", f.a}, {"b", f.b}});
-    changed.push_back({{"tensor", change.tensor}, {"fields", std::move(fields)}});
+    json entry = {{"tensor", change.tensor}, {"fields", std::move(fields)}};
+    if (change.rank) entry["rank"] = *change.rank;
+    changed.push_back(std::move(entry));
   }
   json only_a = json::array();
   for (const auto& f : diff.findings_only_in_a) only_a.push_back(finding_to_json(f));
@@ -207,14 +257,14 @@ std::string diff_to_text(const ReportDiff& diff) {
   if (!diff.changed.empty()) {
     out += fmt::format("\ntensors that differ ({}):\n", diff.changed.size());
     for (const auto& change : diff.changed) {
-      out += "  " + change.tensor + "\n";
+      out += "  " + tensor_label(change.tensor, change.rank) + "\n";
       for (const auto& f : change.changes) out += fmt::format("    {}\n      A: {}\n      B: {}\n", f.field, f.a, f.b);
     }
   }
   auto findings = [&](const char* title, const std::vector<Finding>& list) {
     if (list.empty()) return;
     out += fmt::format("\n{} ({}):\n", title, list.size());
-    for (const auto& f : list) out += "  " + finding_words(f) + "\n";
+    for (const auto& f : list) out += "  " + finding_words(f, diff.by_rank) + "\n";
   };
   findings("findings only in A", diff.findings_only_in_a);
   findings("findings only in B", diff.findings_only_in_b);

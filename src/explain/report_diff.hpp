@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct FieldChange {
 
 struct TensorChange {
   std::string tensor;
+  std::optional<int> rank;  // set when both reports list several ranks' tensors
   std::vector<FieldChange> changes;
 };
 
@@ -26,10 +28,14 @@ struct TensorChange {
 // provenance sequence (phase, event, device; details are free text and are not compared).
 // Findings are compared by code, tensor, phase, severity, repaired and allowed: ranks and
 // messages differ between ranks by nature.
+// Multi-rank reports (a preflight lists every rank's tensors, each with its rank) hold the
+// same name once per rank: when both reports name several ranks, a tensor is (rank, name)
+// and findings are compared with their rank too; otherwise ranks are not compared.
 struct ReportDiff {
   std::string label_a;
   std::string label_b;
-  std::vector<std::string> only_in_a;  // tensor names, natural order
+  bool by_rank = false;                // tensors and findings were matched with their rank
+  std::vector<std::string> only_in_a;  // tensor labels (tensor_label), rank then natural order
   std::vector<std::string> only_in_b;
   std::vector<TensorChange> changed;   // in A's order
   std::vector<Finding> findings_only_in_a;
@@ -39,6 +45,11 @@ struct ReportDiff {
   // 0 when identical, 1 when they differ (as diff(1)).
   int exit_code() const { return identical() ? 0 : 1; }
 };
+
+// "transformer.wte.weight", or "transformer.wte.weight (rank 1)" for a rank's tensor.
+std::string tensor_label(const std::string& name, std::optional<int> rank);
+// True when the report's tensors or findings name more than one rank.
+bool is_multi_rank(const Report& report);
 
 ReportDiff diff_reports(const Report& a, const Report& b, std::string label_a, std::string label_b);
 

@@ -47,54 +47,71 @@ std::string digit_pattern(const std::string& name) {
   return out;
 }
 
-// Where each report's tensors are, and what the report says about checkpoints and
-// broadcasts (both change how a history reads).
-struct ReportIndex {
-  const ReportFile* file;
+// What one report says about one rank (kNoRank: records that name none): where its tensors
+// are, and whether a checkpoint was loaded or a broadcast received (both change how a history
+// reads). A multi-rank report (preflight) lists the same name once per rank.
+struct RankIndex {
   std::map<std::string, const TensorRecord*> tensors;
   bool checkpoint_loaded = false;
   bool broadcast_seen = false;
+};
+
+struct ReportIndex {
+  const ReportFile* file;
+  std::map<int, RankIndex> ranks;  // by the records' own rank field
 };
 
 class HistoryFinder {
  public:
   HistoryFinder(const RunReports& run, const std::set<std::string>& missing_keys) : missing_keys_(missing_keys) {
     for (const ReportFile* file : run.all()) {
-      ReportIndex index{file, {}, false, false};
+      ReportIndex index{file, {}};
       for (const auto& t : file->report.tensors) {
-        index.tensors.emplace(t.name, &t);
+        RankIndex& of_rank = index.ranks[t.rank.value_or(kNoRank)];
+        of_rank.tensors.emplace(t.name, &t);
         for (const auto& e : t.provenance) {
-          index.checkpoint_loaded = index.checkpoint_loaded || e.event == "loaded";
-          index.broadcast_seen = index.broadcast_seen || e.event == "received";
+          of_rank.checkpoint_loaded = of_rank.checkpoint_loaded || e.event == "loaded";
+          of_rank.broadcast_seen = of_rank.broadcast_seen || e.event == "received";
         }
       }
       indexes_.push_back(std::move(index));
     }
   }
 
-  // Rank r's own ledger first; then the run's report; then any report that lists it.
+  // Rank r's own report first; then r's records in the run's report (or records naming no
+  // rank); then any report that lists the name, r's record where it has one.
   std::string history(const std::string& tensor, std::optional<int> rank) const {
     const ReportIndex* chosen = nullptr;
+    const RankIndex* chosen_rank = nullptr;
     const TensorRecord* record = nullptr;
-    auto consider = [&](const ReportIndex& index) {
+    auto take = [&](const ReportIndex& index, int key) {
       if (record) return;
-      auto it = index.tensors.find(tensor);
-      if (it == index.tensors.end()) return;
+      auto of_rank = index.ranks.find(key);
+      if (of_rank == index.ranks.end()) return;
+      auto it = of_rank->second.tensors.find(tensor);
+      if (it == of_rank->second.tensors.end()) return;
       chosen = &index;
+      chosen_rank = &of_rank->second;
       record = it->second;
     };
+    auto consider = [&](const ReportIndex& index, bool any_rank) {
+      if (rank) take(index, *rank);
+      take(index, kNoRank);
+      if (!any_rank) return;
+      for (const auto& entry : index.ranks) take(index, entry.first);
+    };
     for (const auto& index : indexes_) {
-      if (rank && index.file->rank == rank) consider(index);
+      if (rank && index.file->rank == rank) consider(index, true);
     }
     for (const auto& index : indexes_) {
-      if (!index.file->rank) consider(index);
+      if (!index.file->rank) consider(index, false);
     }
-    for (const auto& index : indexes_) consider(index);
+    for (const auto& index : indexes_) consider(index, true);
     if (!record) return "not listed among the report's tensors, so no history is known";
     HistoryContext context;
-    context.rank = chosen->file->rank ? chosen->file->rank : rank;
-    context.checkpoint_loaded = chosen->checkpoint_loaded;
-    context.broadcast_seen = chosen->broadcast_seen;
+    context.rank = chosen->file->rank ? chosen->file->rank : record->rank ? record->rank : rank;
+    context.checkpoint_loaded = chosen_rank->checkpoint_loaded;
+    context.broadcast_seen = chosen_rank->broadcast_seen;
     context.missing_from_checkpoint = missing_keys_.count(tensor) > 0;
     return tensor_history(*record, context);
   }
@@ -103,6 +120,35 @@ class HistoryFinder {
   const std::set<std::string>& missing_keys_;
   std::vector<ReportIndex> indexes_;
 };
+
+// The distinct ranks the reports' tensors and findings name, ascending.
+std::vector<int> ranks_in_records(const std::vector<const ReportFile*>& files) {
+  std::set<int> ranks;
+  for (const ReportFile* file : files) {
+    for (const auto& t : file->report.tensors) {
+      if (t.rank) ranks.insert(*t.rank);
+    }
+    for (const auto& f : file->report.findings) {
+      if (f.rank) ranks.insert(*f.rank);
+    }
+  }
+  return {ranks.begin(), ranks.end()};
+}
+
+// A preflight report's own "preflight": {"world_size": N}; a value that is not a positive
+// integer is ignored (the report's schema does not fix the extra section).
+std::optional<int> declared_world_size(const std::vector<const ReportFile*>& files) {
+  constexpr int64_t kMaxWorldSize = 1'000'000;
+  for (const ReportFile* file : files) {
+    auto section = file->report.extra.find("preflight");
+    if (section == file->report.extra.end() || !section->is_object()) continue;
+    auto size = section->find("world_size");
+    if (size == section->end() || !size->is_number_integer()) continue;
+    int64_t value = size->get<int64_t>();
+    if (value > 0 && value <= kMaxWorldSize) return static_cast<int>(value);
+  }
+  return std::nullopt;
+}
 
 int order_of(const Problem& p) {
   if (p.repaired) return 3;
@@ -299,6 +345,10 @@ Story build_story(const RunReports& run) {
     if (!story.stopped && training->stopped) story.stopped = training->stopped;
   }
   if (!story.world_size && run.directory && !run.ranks.empty()) story.world_size = static_cast<int>(run.ranks.size());
+  // A multi-rank report (preflight --world-size N) has no rank files: its records say the ranks.
+  if (story.ranks.empty()) story.ranks = ranks_in_records(files);
+  if (!story.world_size) story.world_size = declared_world_size(files);
+  if (!story.world_size && story.ranks.size() > 1) story.world_size = story.ranks.back() + 1;
 
   // Every finding once, in the order the reports give them.
   std::set<OccurrenceKey> seen;

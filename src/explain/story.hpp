@@ -44,8 +44,8 @@ struct Story {
   std::string command;
   std::string source;
   std::vector<std::string> files;  // the reports read, run report first
-  std::vector<int> ranks;          // ranks that had their own report
-  std::optional<int> world_size;
+  std::vector<int> ranks;          // ranks that had their own report, else those the records name
+  std::optional<int> world_size;   // training's, preflight's, the rank files', or max rank + 1
   bool trained = false;            // a report had a training block
   std::optional<StopReason> stopped;
   std::string headline;            // one sentence: what happened

@@ -33,7 +33,7 @@ void Ledger::add_event(const std::string& tensor, ProvenanceEvent event) {
 }
 
 void Ledger::record(const std::string& phase, Inventory snapshot) {
-  const Inventory* previous = snapshots_.empty() ? nullptr : &snapshots_.back().inventory;
+  const Inventory* previous = phases_.empty() ? nullptr : &latest_;
   if (!previous) initial_ties_ = snapshot.shared_storage_groups();
   diff(phase, previous, snapshot);
   for (auto& note : pending_) {
@@ -42,7 +42,7 @@ void Ledger::record(const std::string& phase, Inventory snapshot) {
   }
   pending_.clear();
   phases_.push_back(phase);
-  snapshots_.push_back({phase, std::move(snapshot)});
+  latest_ = std::move(snapshot);
 }
 
 void Ledger::diff(const std::string& phase, const Inventory* previous, const Inventory& current) {

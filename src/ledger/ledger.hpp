@@ -20,8 +20,8 @@ class Ledger {
   // An event seen by its actor, attached to the next record()'s phase.
   void note(const std::string& tensor, const std::string& event, const std::string& detail = "");
 
-  bool empty() const { return snapshots_.empty(); }
-  const Inventory& latest() const { return snapshots_.back().inventory; }
+  bool empty() const { return phases_.empty(); }
+  const Inventory& latest() const { return latest_; }
   const std::vector<std::string>& phases() const { return phases_; }
   const std::vector<ProvenanceEvent>& history(const std::string& tensor) const;
 
@@ -36,10 +36,6 @@ class Ledger {
   void annotate(std::vector<TensorRecord>& tensors) const;
 
  private:
-  struct Snapshot {
-    std::string phase;
-    Inventory inventory;
-  };
   struct PendingNote {
     std::string tensor;
     std::string event;
@@ -49,7 +45,9 @@ class Ledger {
   void diff(const std::string& phase, const Inventory* previous, const Inventory& current);
   void add_event(const std::string& tensor, ProvenanceEvent event);
 
-  std::vector<Snapshot> snapshots_;
+  // Only the latest snapshot is kept: each diff needs just its predecessor, and the first
+  // snapshot's ties are kept apart. Memory stays one inventory per model, not per phase.
+  Inventory latest_;
   std::vector<std::string> phases_;
   std::vector<PendingNote> pending_;
   std::unordered_map<std::string, std::vector<ProvenanceEvent>> history_;

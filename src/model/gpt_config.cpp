@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
+#include "core/input_files.hpp"
 
 namespace metaguard {
 namespace {
@@ -142,6 +143,7 @@ std::string read_text_file(const fs::path& file) {
     throw InputError(fmt::format("{}: {} bytes is too large for a model config (at most {})", file.string(), size,
                                  kMaxConfigBytes));
   }
+  note_input_file(file.string());
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open model config: {}", file.string(), std::strerror(errno)));
   std::ostringstream text;

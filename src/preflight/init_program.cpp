@@ -1,5 +1,6 @@
 #include "preflight/init_program.hpp"
 
+#include <memory>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 
 #include "core/errors.hpp"
 #include "core/finding.hpp"
+#include "model/gpt.hpp"
 #include "repair/materializer.hpp"
 #include "walk/parameter_slots.hpp"
 
@@ -18,6 +20,18 @@ bool left_alone_by_fault(const LiveTensor& tensor, const InitPlan& plan) {
   if (plan.has(Fault::LoraIndMeta) && tensor.local_name == "lora_ind") return true;
   if (plan.has(Fault::RopeCacheMeta) && (tensor.local_name == "cos" || tensor.local_name == "sin")) return true;
   return false;
+}
+
+// The key mapping a session's model loads checkpoints with.
+KeyMapping key_mapping(RankSession& session) {
+  return session.model()->lora() ? KeyMapping::LoraBase : KeyMapping::Identity;
+}
+
+// partial-checkpoint: the file "lacks" every key of the last transformer block.
+CheckpointKeyMap::KeyFilter hidden_keys(RankSession& session, const InitPlan& plan) {
+  if (!plan.has(Fault::PartialCheckpoint)) return {};
+  std::string prefix = fmt::format("transformer.h.{}.", session.model()->config().n_layer - 1);
+  return [prefix](const std::string& key) { return key.compare(0, prefix.size(), prefix) == 0; };
 }
 
 MaterializeOptions options_for(const InitPlan& plan) {
@@ -82,6 +96,11 @@ bool InitPlan::offloaded(const std::string& name) const {
   return false;
 }
 
+bool InitPlan::loads_on(int rank) const {
+  if (!checkpoint || has(Fault::ToEmptyNoInit)) return false;
+  return rank == 0 || has(Fault::RankSeedDivergence);
+}
+
 bool InitPlan::broadcasts() const {
   return world_size > 1 && !has(Fault::SkipBroadcast) && !has(Fault::ToEmptyNoInit) &&
          !has(Fault::RankSeedDivergence);
@@ -97,6 +116,11 @@ std::vector<std::string> replicated_names(RankSession& session) {
 }
 
 void run_init_step(RankSession& session, const InitPlan& plan) {
+  if (!plan.offload.empty()) {
+    for (const auto& live : session.walker().tensors()) {
+      if (plan.offloaded(live.name)) session.ledger().note(live.name, "offloaded", "kept on meta on purpose by --offload");
+    }
+  }
   const bool every_rank_initializes = plan.has(Fault::ToEmptyNoInit) || plan.has(Fault::RankSeedDivergence);
   if (session.rank() != 0 && plan.meta_init && !every_rank_initializes) return;
 
@@ -105,6 +129,7 @@ void run_init_step(RankSession& session, const InitPlan& plan) {
   if (plan.has(Fault::ToEmptyNoInit)) {
     options.fill = false;  // storage for everything, values for nothing
     materialize(session.walker(), session.tracker(), options, &session.ledger());
+    if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
     return;
   }
   if (plan.has(Fault::RankSeedDivergence)) options.seed = plan.seed + 7919 * static_cast<uint64_t>(session.rank());
@@ -112,8 +137,28 @@ void run_init_step(RankSession& session, const InitPlan& plan) {
     // Derived buffers are every rank's own business, at "materialize".
     options.select = [&plan](const LiveTensor& live) { return is_persistent(live.kind) && !plan.offloaded(live.name); };
   }
+  std::shared_ptr<CheckpointKeyMap> keys;
+  if (plan.meta_init && plan.checkpoint) {
+    keys = std::make_shared<CheckpointKeyMap>(*plan.checkpoint, key_mapping(session), hidden_keys(session, plan));
+    options.select = [&plan, keys](const LiveTensor& live) {
+      return live.kind == TensorKind::Parameter && is_lora_parameter_name(live.name) && !plan.offloaded(live.name) &&
+             !keys->provides(live.name);
+    };
+  }
   materialize(session.walker(), session.tracker(), options, &session.ledger());
   if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
+}
+
+LoadResult run_load_step(RankSession& session, const InitPlan& plan) {
+  if (!plan.loads_on(session.rank())) return {};
+  LoadOptions options;
+  options.device = plan.device;
+  options.threads = plan.threads;
+  options.rank = session.rank();
+  options.keys = key_mapping(session);
+  options.hide_keys = hidden_keys(session, plan);
+  options.select = [&plan](const LiveTensor& live) { return !plan.offloaded(live.name); };
+  return load_checkpoint(session.walker(), session.tracker(), *plan.checkpoint, options, &session.ledger());
 }
 
 void run_broadcast_step(RankSession& session, const InitPlan& plan, Replicator& replicator) {
@@ -133,6 +178,11 @@ void run_materialize_step(RankSession& session, const InitPlan& plan) {
 
 void check_plan(const InitPlan& plan, const GPTConfig& config, const std::optional<LoRAConfig>& lora) {
   if (plan.world_size < 1) throw InputError("--world-size: must be at least 1");
+  // Every simulated rank holds its own model and ledger in this one process.
+  if (plan.world_size > kMaxSimulatedRanks) {
+    throw InputError(fmt::format("--world-size: at most {} ranks are simulated in one process (got {})",
+                                 kMaxSimulatedRanks, plan.world_size));
+  }
   if (!plan.meta_init && plan.world_size > 1) {
     throw InputError("--init direct: multi-rank runs build on meta and broadcast; use --world-size 1 or --init meta");
   }
@@ -141,9 +191,12 @@ void check_plan(const InitPlan& plan, const GPTConfig& config, const std::option
     if ((fault == Fault::SkipBroadcast || fault == Fault::RankSeedDivergence) && plan.world_size < 2) {
       throw InputError(fmt::format("--inject {}: needs several ranks (--world-size 2 or more)", name));
     }
+    if (fault == Fault::PartialCheckpoint && !plan.checkpoint) {
+      throw InputError("--inject partial-checkpoint: needs --checkpoint FILE (the checkpoint whose keys it drops)");
+    }
     const bool needs_meta = fault == Fault::LoraIndMeta || fault == Fault::RopeCacheMeta ||
                             fault == Fault::ToEmptyNoInit || fault == Fault::UntieOnMaterialize ||
-                            fault == Fault::SkipBroadcast;
+                            fault == Fault::SkipBroadcast || fault == Fault::PartialCheckpoint;
     if (needs_meta && !plan.meta_init) {
       throw InputError(fmt::format("--inject {}: reproduces a meta-device build; drop --init direct", name));
     }

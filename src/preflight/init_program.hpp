@@ -6,7 +6,9 @@
 
 #include <torch/types.h>
 
+#include "checkpoint/checkpoint_reader.hpp"
 #include "core/fault.hpp"
+#include "load/checkpoint_loader.hpp"
 #include "preflight/rank_session.hpp"
 
 namespace metaguard {
@@ -17,6 +19,10 @@ namespace metaguard {
 // buffers. Preflight runs these steps for every rank in one process (dry run); the trainer
 // runs them for its own rank with real tensors and real collectives. Injected faults
 // change the steps exactly where the real bugs did.
+// Preflight simulates every rank in one process: a bound that keeps memory sane (a
+// llama-2-70b rank costs a few MB of metadata).
+inline constexpr int kMaxSimulatedRanks = 1024;
+
 struct InitPlan {
   int world_size = 1;
   bool meta_init = true;  // false: build directly (world size 1 only)
@@ -26,9 +32,14 @@ struct InitPlan {
   int threads = 1;
   // Tensors kept on meta on purpose (offloaded, loaded later): never materialized.
   std::vector<std::string> offload;
+  // The checkpoint rank 0 loads at "load" (the caller keeps it open); none: init only.
+  const CheckpointFile* checkpoint = nullptr;
 
   bool has(Fault fault) const { return faults.count(fault) > 0; }
   bool offloaded(const std::string& name) const;
+  // Does `rank` read the checkpoint at "load"? Rank 0; every rank when each rank does its
+  // own initialization (rank-seed-divergence); none under to-empty-no-init or without one.
+  bool loads_on(int rank) const;
   // Does any rank other than 0 receive rank 0's tensors?
   bool broadcasts() const;
 };
@@ -43,8 +54,19 @@ class Replicator {
 };
 
 // Phase "init": construction is done by the caller; this gives the tensors their first
-// values on the ranks that initialize (rank 0, or every rank under some faults).
+// values on the ranks that initialize (rank 0, or every rank under some faults). With a
+// checkpoint and a meta build, rank 0 initializes only what the checkpoint does not
+// provide and the run would otherwise never fill: the LoRA adapters of a LoRA model loaded
+// from a base checkpoint (LitGPT's flow); everything else is expected from the file.
 void run_init_step(RankSession& session, const InitPlan& plan);
+
+// Phase "load": rank 0 reads plan.checkpoint into its model, in place (the other ranks
+// receive it at "broadcast"; see InitPlan::loads_on); a LoRA model maps base keys
+// (x.linear.weight is looked up as x.weight).
+// Under partial-checkpoint, every key of the last transformer block is treated as absent,
+// so those tensors stay meta (missing-key here, meta-parameter at the next guard point).
+// Ranks that do not load get an empty result.
+LoadResult run_load_step(RankSession& session, const InitPlan& plan);
 
 // Phase "broadcast": ranks other than 0 receive every parameter and persistent buffer.
 void run_broadcast_step(RankSession& session, const InitPlan& plan, Replicator& replicator);

@@ -1,5 +1,6 @@
 #include "preflight/preflight_run.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <unordered_set>
 
@@ -14,10 +15,20 @@ namespace metaguard {
 namespace {
 
 // Weights (each storage once), gradients and AdamW state (two moments) of trainable tensors.
+// Phases in the order first seen (a guard point that repaired records its phase twice).
+std::vector<std::string> distinct_phases(const std::vector<std::string>& phases) {
+  std::vector<std::string> distinct;
+  for (const auto& phase : phases) {
+    if (std::find(distinct.begin(), distinct.end(), phase) == distinct.end()) distinct.push_back(phase);
+  }
+  return distinct;
+}
+
 nlohmann::json memory_row(int rank, const Inventory& inventory) {
   std::map<std::string, nlohmann::json> by_device;
   std::unordered_set<uint64_t> storages;
   for (const auto& t : inventory.tensors()) {
+    if (t.is_meta()) continue;  // meta tensors hold no memory
     auto& row = by_device[t.device];
     if (row.is_null()) row = {{"rank", rank}, {"device", t.device}, {"weight_bytes", 0}, {"gradient_bytes", 0}, {"optimizer_bytes", 0}};
     if (t.storage_key != 0 && !storages.insert(t.storage_key).second) continue;
@@ -53,6 +64,18 @@ nlohmann::json parameter_counts(const Inventory& inventory) {
           {"trainable_tensors", trainable_tensors}, {"frozen_tensors", frozen_tensors}};
 }
 
+// Under --repair, the load guard point fills tensors the checkpoint lacked from their init
+// recipes; their missing-key findings then count as repaired (shape and dtype mismatches
+// stay: the file still disagrees with the model).
+void mark_filled_keys_repaired(RankSession& session, std::vector<Finding>& findings) {
+  Inventory now = session.walker().snapshot();
+  for (auto& finding : findings) {
+    if (finding.code != "missing-key" || !finding.tensor) continue;
+    const TensorRecord* record = now.find(*finding.tensor);
+    if (record && record->has_data()) finding.repaired = true;
+  }
+}
+
 }  // namespace
 
 Report run_preflight(const PreflightOptions& options) {
@@ -66,15 +89,18 @@ Report run_preflight(const PreflightOptions& options) {
   plan.threads = options.threads;
   plan.faults = parse_faults(options.inject);
   plan.offload = options.offload;
-  if (plan.has(Fault::PartialCheckpoint)) {
-    throw InputError("--inject partial-checkpoint: needs --checkpoint, which this build cannot load yet");
+  // Opening reads the file's metadata only; a bad file is the reader's InputError (exit 2).
+  std::optional<CheckpointFile> checkpoint;
+  if (options.checkpoint) {
+    checkpoint.emplace(CheckpointFile::open(*options.checkpoint));
+    plan.checkpoint = &*checkpoint;
   }
   if (options.init && *options.init != "meta" && *options.init != "direct") {
     throw InputError(fmt::format("--init: expected meta or direct, got '{}'", *options.init));
   }
   const bool wants_meta_faults = plan.has(Fault::LoraIndMeta) || plan.has(Fault::RopeCacheMeta) ||
                                  plan.has(Fault::ToEmptyNoInit) || plan.has(Fault::UntieOnMaterialize) ||
-                                 plan.has(Fault::SkipBroadcast);
+                                 plan.has(Fault::SkipBroadcast) || plan.has(Fault::PartialCheckpoint);
   plan.meta_init = options.init ? *options.init == "meta" : (options.world_size > 1 || wants_meta_faults);
   check_plan(plan, config, lora);
 
@@ -83,6 +109,7 @@ Report run_preflight(const PreflightOptions& options) {
   guard.lora_run = lora.has_value();
   guard.repair.seed = plan.seed;
   guard.repair.threads = plan.threads;
+  guard.repair.select = [&plan](const LiveTensor& live) { return !plan.offloaded(live.name); };  // repair leaves them
 
   // Every rank builds on meta: a dry run allocates nothing, whatever the model's size.
   std::vector<std::unique_ptr<RankSession>> ranks;
@@ -103,6 +130,15 @@ Report run_preflight(const PreflightOptions& options) {
     });
   }
 
+  // A guard point that keeps going: in a simulation, what repair could not clear is reported
+  // and the later phases still run.
+  auto checked_point = [](RankSession& rank, const std::string& phase, DataNeeds needs, const GuardExtras& extras) {
+    try {
+      rank.keep(rank.guard().check_point(phase, needs, extras));
+    } catch (const GuardFailure& failure) {
+      rank.keep(failure.findings());
+    }
+  };
   auto guard_point = [&](const std::string& phase, DataNeeds needs, bool cross_rank) {
     std::vector<Inventory> snapshots;
     std::vector<const Inventory*> pointers;
@@ -110,10 +146,12 @@ Report run_preflight(const PreflightOptions& options) {
       for (auto& rank : ranks) snapshots.push_back(rank->walker().snapshot());
       for (auto& snapshot : snapshots) pointers.push_back(&snapshot);
     }
-    for (auto& rank : ranks) {
+    for (size_t r = 0; r < ranks.size(); ++r) {
       GuardExtras extras;
       if (cross_rank) extras.ranks = &pointers;
-      rank->keep(rank->guard().check_point(phase, needs, extras));
+      checked_point(*ranks[r], phase, needs, extras);
+      // Later ranks compare against this rank's state as it is now, repairs included.
+      if (cross_rank) snapshots[r] = ranks[r]->walker().snapshot();
     }
   };
 
@@ -123,6 +161,26 @@ Report run_preflight(const PreflightOptions& options) {
     run_init_step(*rank, plan);
   }
   guard_point("init", plan.meta_init ? DataNeeds::none() : DataNeeds::all(), false);
+  nlohmann::json load_summary;
+  if (plan.checkpoint) {
+    // load: rank 0 reads the checkpoint; it must then hold every parameter and persistent
+    // buffer (the others receive them at broadcast).
+    std::vector<LoadResult> loads;
+    for (auto& rank : ranks) loads.push_back(run_load_step(*rank, plan));
+    for (auto& rank : ranks) {
+      DataNeeds needs = plan.loads_on(rank->rank()) ? DataNeeds::persistent() : DataNeeds::none();
+      checked_point(*rank, "load", needs, GuardExtras{});
+    }
+    for (auto& rank : ranks) {
+      LoadResult& load = loads[static_cast<size_t>(rank->rank())];
+      if (options.repair) mark_filled_keys_repaired(*rank, load.findings);
+      rank->keep(load.findings);
+    }
+    load_summary = {{"checkpoint", plan.checkpoint->path()},
+                    {"format", plan.checkpoint->contents().format},
+                    {"entries", plan.checkpoint->tensors().size()},
+                    {"loaded_on_rank0", loads.front().loaded.size()}};
+  }
   if (plan.world_size > 1) {
     for (auto& rank : ranks) run_broadcast_step(*rank, plan, replicator);
     guard_point("broadcast", DataNeeds::persistent(), true);
@@ -150,14 +208,20 @@ Report run_preflight(const PreflightOptions& options) {
     for (const auto& finding : rank->findings()) report.findings.push_back(finding);
     if (rank->rank() == 0) report.extra["parameters"] = parameter_counts(final_inventory);
   }
+  // Storage ids are per report: replicas on different ranks are different storages.
+  Inventory all_ranks(std::move(report.tensors));
+  all_ranks.assign_storage_ids();
+  report.tensors = all_ranks.tensors();
   report.extra["memory"] = memory;
+  if (!load_summary.is_null()) report.extra["load"] = load_summary;
   std::vector<std::string> fault_list;
   for (Fault fault : plan.faults) fault_list.emplace_back(to_string(fault));
   report.extra["preflight"] = {
       {"model", config.name},       {"lora", lora ? lora->to_spec() : "none"},
       {"world_size", plan.world_size}, {"init", plan.meta_init ? "meta" : "direct"},
       {"faults", fault_list},       {"repair", options.repair},       {"offload", options.offload},
-      {"seed", plan.seed},          {"phases", ranks[0]->ledger().phases()},
+      {"seed", plan.seed},          {"phases", distinct_phases(ranks[0]->ledger().phases())},
+      {"checkpoint", options.checkpoint ? nlohmann::json(*options.checkpoint) : nlohmann::json()},
   };
   sort_findings(report.findings);
   return report;

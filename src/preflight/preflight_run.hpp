@@ -15,6 +15,7 @@ struct PreflightOptions {
   std::optional<std::string> init;  // "meta" | "direct"; default: meta for several ranks or meta faults
   std::vector<std::string> inject;  // fault names
   std::vector<std::string> offload;  // globs of tensors kept on meta on purpose
+  std::optional<std::string> checkpoint;  // rank 0 loads it (metadata only: a dry run reads no tensor bytes)
   bool repair = false;
   uint64_t seed = 1337;
   int threads = 1;

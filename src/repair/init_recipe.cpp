@@ -81,6 +81,7 @@ void fill_by_recipe(torch::Tensor& tensor, const InitRecipe& recipe, uint64_t ru
   const int64_t numel = flat.numel();
   const int64_t chunks = (numel + kInitChunkElements - 1) / kInitChunkElements;
   auto fill_range = [&](int64_t first, int64_t step) {
+    torch::NoGradGuard worker_no_grad;  // grad mode is per thread: each worker needs its own
     for (int64_t c = first; c < chunks; c += step) {
       int64_t begin = c * kInitChunkElements;
       int64_t end = std::min(numel, begin + kInitChunkElements);

@@ -153,6 +153,7 @@ void run_jobs(std::vector<Job>& jobs, const MaterializeOptions& options,
   }
   size_t workers = static_cast<size_t>(std::max(1, options.threads));
   auto run_range = [&](size_t first) {
+    torch::NoGradGuard no_grad;  // grad mode is per thread: each worker needs its own
     for (size_t k = first; k < small.size(); k += workers) record(work(*small[k], 1));
   };
   std::vector<std::thread> pool;
@@ -180,6 +181,42 @@ uint64_t init_content_key(uint64_t seed, const std::string& name, const InitReci
   return mix64((random ? tensor_seed(seed, name) : fnv1a64(name)) ^ fnv1a64(recipe.describe()));
 }
 
+namespace {
+
+// Groups `targets` by identity and picks each group's source; groups without one are
+// skipped (reported, never zero-filled) unless they only need storage (`fill` is false).
+std::vector<Job> plan_jobs(std::vector<LiveTensor*> targets, const MaterializeOptions& options, bool needs_source,
+                           MaterializeResult& result) {
+  std::vector<Job> jobs;
+  for (auto& group : group_by_identity(std::move(targets))) {
+    Job job = plan_job(std::move(group), options);
+    if (job.source == FillSource::None && needs_source) {
+      for (const auto& name : job.group.names) {
+        result.skipped.emplace_back(name, no_source_reason(*job.group.primary, options));
+      }
+      continue;
+    }
+    for (const auto& name : job.group.names) result.materialized.push_back(name);
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+// Writes a job's values into its (allocated) tensor and tells the tracker; in a dry run
+// only the tracker learns what would have been written.
+Note write_job(const Job& job, TensorStateTracker& tracker, const MaterializeOptions& options, int threads) {
+  torch::Tensor& tensor = job.group.primary->tensor;
+  if (tracker.dry_run()) {
+    tracker.mark_written(tensor, written_by(job.source, options), dry_content_key(job, options));
+    return {job.group.primary->name, fill_event(job.source, options), ""};
+  }
+  Note note = fill_values(job, tensor, options, threads);
+  tracker.mark_written(tensor, written_by(job.source, options));
+  return note;
+}
+
+}  // namespace
+
 MaterializeResult materialize(ModuleWalker& walker, TensorStateTracker& tracker, const MaterializeOptions& options,
                               Ledger* ledger) {
   walker.snapshot();  // refresh handles: the tree may have changed since the last walk
@@ -191,36 +228,14 @@ MaterializeResult materialize(ModuleWalker& walker, TensorStateTracker& tracker,
     candidates.push_back(&live);
   }
   MaterializeResult result;
-  std::vector<Job> jobs;
-  for (auto& group : group_by_identity(candidates)) {
-    Job job = plan_job(std::move(group), options);
-    if (job.source == FillSource::None && options.fill) {
-      for (const auto& name : job.group.names) {
-        result.skipped.emplace_back(name, no_source_reason(*job.group.primary, options));
-      }
-      continue;
-    }
-    for (const auto& name : job.group.names) result.materialized.push_back(name);
-    jobs.push_back(std::move(job));
-  }
-
+  std::vector<Job> jobs = plan_jobs(std::move(candidates), options, options.fill, result);
   const std::string device = options.device.str();
   std::vector<Note> notes;
   run_jobs(jobs, options, [&](Job& job, int threads) -> Note {
     torch::Tensor& tensor = job.group.primary->tensor;
-    if (tracker.dry_run()) {
-      tracker.mark_allocated(tensor, device);
-      if (!options.fill) return {};
-      tracker.mark_written(tensor, written_by(job.source, options), dry_content_key(job, options));
-      return {job.group.primary->name, fill_event(job.source, options), ""};
-    }
-    torch::Tensor fresh = torch::empty(tensor.sizes(), tensor.options().device(options.device));
-    swap_in_place(tensor, fresh);
+    if (!tracker.dry_run()) swap_in_place(tensor, torch::empty(tensor.sizes(), tensor.options().device(options.device)));
     tracker.mark_allocated(tensor, device);
-    if (!options.fill) return {};
-    Note note = fill_values(job, tensor, options, threads);
-    tracker.mark_written(tensor, written_by(job.source, options));
-    return note;
+    return options.fill ? write_job(job, tracker, options, threads) : Note{};
   }, notes);
   add_notes(ledger, jobs, notes);
   return result;
@@ -235,27 +250,9 @@ MaterializeResult refill(ModuleWalker& walker, TensorStateTracker& tracker, cons
     if (live && live->tensor.defined()) targets.push_back(live);
   }
   MaterializeResult result;
-  std::vector<Job> jobs;
-  for (auto& group : group_by_identity(targets)) {
-    Job job = plan_job(std::move(group), options);
-    if (job.source == FillSource::None) {
-      for (const auto& name : job.group.names) result.skipped.emplace_back(name, no_source_reason(*job.group.primary, options));
-      continue;
-    }
-    for (const auto& name : job.group.names) result.materialized.push_back(name);
-    jobs.push_back(std::move(job));
-  }
+  std::vector<Job> jobs = plan_jobs(std::move(targets), options, /*needs_source=*/true, result);
   std::vector<Note> notes;
-  run_jobs(jobs, options, [&](Job& job, int threads) -> Note {
-    torch::Tensor& tensor = job.group.primary->tensor;
-    if (tracker.dry_run()) {
-      tracker.mark_written(tensor, written_by(job.source, options), dry_content_key(job, options));
-      return {job.group.primary->name, fill_event(job.source, options), ""};
-    }
-    Note note = fill_values(job, tensor, options, threads);
-    tracker.mark_written(tensor, written_by(job.source, options));
-    return note;
-  }, notes);
+  run_jobs(jobs, options, [&](Job& job, int threads) { return write_job(job, tracker, options, threads); }, notes);
   add_notes(ledger, jobs, notes);
   return result;
 }

@@ -98,7 +98,10 @@ std::vector<RepairAction> repair_findings(const std::vector<Finding>& findings, 
 
   if (!to_materialize.empty()) {
     MaterializeOptions selected = options;
-    selected.select = [&](const LiveTensor& live) { return to_materialize.count(live.name) > 0; };
+    // Only the named tensors, and of those only what the caller allows (offloaded ones stay).
+    selected.select = [&to_materialize, allowed = options.select](const LiveTensor& live) {
+      return to_materialize.count(live.name) > 0 && (!allowed || allowed(live));
+    };
     MaterializeResult result = materialize(walker, tracker, selected, &ledger);
     for (const auto& name : result.materialized) actions.push_back({"meta", name, true, "materialized in place"});
     for (const auto& [name, why] : result.skipped) actions.push_back({"meta", name, false, why});

@@ -172,4 +172,21 @@ std::string markdown_code_cell(std::string_view text) {
   return fence + body + fence;
 }
 
+std::string printable_text(std::string_view text) {
+  // Controls first (they are ASCII, so this cannot split a UTF-8 sequence), then the rest.
+  std::string shown;
+  shown.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      shown += "\\x";
+      shown += kHex[c >> 4];
+      shown += kHex[c & 15];
+    } else {
+      shown += static_cast<char>(c);
+    }
+  }
+  return sanitize_utf8(shown);
+}
+
 }  // namespace metaguard

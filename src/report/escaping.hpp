@@ -29,4 +29,9 @@ std::string escape_markdown(std::string_view text);
 // Empty text gives an empty string.
 std::string markdown_code_cell(std::string_view text);
 
+// Plain text for a terminal or a log: sanitized, and every control character (line breaks,
+// escape sequences, bell) shown as \xNN, so a name from a file cannot forge a line such as
+// a second SUMMARY or recolour the terminal.
+std::string printable_text(std::string_view text);
+
 }  // namespace metaguard

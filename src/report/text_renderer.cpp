@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "report/escaping.hpp"
+
 namespace metaguard {
 
 std::string human_bytes(int64_t bytes) {
@@ -31,12 +33,12 @@ std::string summary_line(const Summary& summary) {
 }
 
 std::string TextRenderer::render(const Report& report) const {
-  std::string out = fmt::format("metaguard {}: {}\n", report.command, report.source);
+  std::string out = fmt::format("metaguard {}: {}\n", report.command, printable_text(report.source));
 
   if (report.command == "scan") {
     out += fmt::format("\n{} tensors:\n", report.tensors.size());
     for (const auto& t : report.tensors) {
-      out += fmt::format("  {}  {} {} {}  storage {} offset {}{}  {}\n", t.name, t.dtype,
+      out += fmt::format("  {}  {} {} {}  storage {} offset {}{}  {}\n", printable_text(t.name), t.dtype,
                          shape_text(t.shape), t.device, t.storage.value_or("-"), t.storage_offset,
                          t.contiguous ? "" : " non-contiguous", human_bytes(t.nbytes));
     }
@@ -86,9 +88,9 @@ std::string TextRenderer::render(const Report& report) const {
       if (f.rank) where += fmt::format(" rank {}", *f.rank);
       if (f.phase) where += fmt::format(" at {}", *f.phase);
       out += fmt::format("  {}{} [{}] {}{}\n", to_string(f.severity), f.repaired ? " (repaired)" : "",
-                         f.code, f.tensor.value_or("(model)"), where);
-      out += fmt::format("      {}\n", f.message);
-      if (!f.hint.empty()) out += fmt::format("      fix: {}\n", f.hint);
+                         f.code, printable_text(f.tensor.value_or("(model)")), where);
+      out += fmt::format("      {}\n", printable_text(f.message));
+      if (!f.hint.empty()) out += fmt::format("      fix: {}\n", printable_text(f.hint));
     }
   }
   out += "\n" + summary_line(report.summary()) + "\n";

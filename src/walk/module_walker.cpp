@@ -6,6 +6,7 @@
 
 #include "core/hashing.hpp"
 #include "walk/dtype_names.hpp"
+#include "walk/parameter_slots.hpp"
 
 namespace metaguard {
 namespace {
@@ -19,6 +20,13 @@ bool recipe_matches(const torch::Tensor& tensor, const DerivedRecipe& recipe) {
   torch::Tensor expected = recipe(tensor.device());
   if (!expected.defined() || expected.sizes() != tensor.sizes()) return false;
   return torch::equal(expected.to(tensor.scalar_type()), tensor);
+}
+
+// Device::str() formats through a stream; the common devices have fixed names.
+std::string device_name(const torch::Device& device) {
+  if (device.is_cpu()) return "cpu";
+  if (device.is_meta()) return "meta";
+  return device.str();
 }
 
 }  // namespace
@@ -39,6 +47,7 @@ ModuleWalker::ModuleWalker(torch::nn::Module& root, const TensorStateTracker* tr
 
 void ModuleWalker::rewalk() {
   tensors_.clear();
+  index_.clear();
   slots_.clear();
   std::vector<LiveTensor> buffers;
   std::vector<LiveTensor> caches;
@@ -51,38 +60,51 @@ void ModuleWalker::rewalk() {
   for (const auto& [prefix, module] : modules) {
     auto* declarations = dynamic_cast<TensorDeclarations*>(module);
     ModuleSlots slot{module, tensors_.size(), 0, buffers.size(), 0};
-    for (const auto& parameter : module->named_parameters(/*recurse=*/false)) {
+    for (const auto& parameter : parameter_registry(*module)) {
+      if (!parameter.value().defined()) continue;  // as named_parameters() skips them
       tensors_.push_back({join_name(prefix, parameter.key()), prefix, parameter.key(), TensorKind::Parameter,
-                          module, declarations, parameter.value(), nullptr});
+                          module, declarations, parameter.value(), nullptr, nullptr, nullptr});
     }
     slot.parameter_count = tensors_.size() - slot.first_parameter;
     for (const auto& buffer : module->named_buffers(/*recurse=*/false)) {
       TensorKind kind = declarations && declarations->is_nonpersistent(buffer.key()) ? TensorKind::NonpersistentBuffer
                                                                                     : TensorKind::Buffer;
       buffers.push_back({join_name(prefix, buffer.key()), prefix, buffer.key(), kind, module, declarations,
-                         buffer.value(), nullptr});
+                         buffer.value(), nullptr, nullptr, nullptr});
     }
     slot.buffer_count = buffers.size() - slot.first_buffer;
     slots_.push_back(slot);
     if (declarations) {
       for (const auto& [name, cache] : declarations->caches()) {
         caches.push_back({join_name(prefix, name), prefix, name, TensorKind::NonpersistentBuffer, module,
-                          declarations, cache.member ? *cache.member : torch::Tensor(), cache.member});
+                          declarations, cache.member ? *cache.member : torch::Tensor(), cache.member, nullptr, nullptr});
       }
     }
   }
   buffer_offset_ = tensors_.size();
   for (auto& buffer : buffers) tensors_.push_back(std::move(buffer));
   for (auto& cache : caches) tensors_.push_back(std::move(cache));
+  for (auto& live : tensors_) {
+    if (!live.declarations) continue;
+    live.derived_recipe_ = live.declarations->derived_recipe(live.local_name);
+    live.init_recipe_ = live.declarations->init_recipe(live.local_name);
+  }
 }
 
 bool ModuleWalker::refresh_handles() {
+  // Parameters can be replaced in a registry (a subclass may assign parameters_[name]), so
+  // they are re-read, straight from the registry. Buffers cannot: the only public way to
+  // change buffers_ is register_buffer, which refuses existing names, so the handles taken
+  // at the walk stay right (a buffer registered later needs rewalk()).
   for (const auto& slot : slots_) {
-    std::vector<torch::Tensor> parameters = slot.module->parameters(/*recurse=*/false);
-    std::vector<torch::Tensor> buffers = slot.module->buffers(/*recurse=*/false);
-    if (parameters.size() != slot.parameter_count || buffers.size() != slot.buffer_count) return false;
-    for (size_t i = 0; i < parameters.size(); ++i) tensors_[slot.first_parameter + i].tensor = parameters[i];
-    for (size_t i = 0; i < buffers.size(); ++i) tensors_[buffer_offset_ + slot.first_buffer + i].tensor = buffers[i];
+    const auto& registry = parameter_registry(*slot.module);
+    size_t index = slot.first_parameter;
+    for (const auto& item : registry) {
+      if (!item.value().defined()) continue;
+      if (index == slot.first_parameter + slot.parameter_count) return false;
+      tensors_[index++].tensor = item.value();
+    }
+    if (index != slot.first_parameter + slot.parameter_count) return false;
   }
   for (auto& live : tensors_) {
     if (live.cache_member) live.tensor = *live.cache_member;
@@ -91,10 +113,12 @@ bool ModuleWalker::refresh_handles() {
 }
 
 LiveTensor* ModuleWalker::find(const std::string& name) {
-  for (auto& live : tensors_) {
-    if (live.name == name) return &live;
+  if (index_.size() != tensors_.size()) {  // built on first use: most walks never look up a name
+    index_.clear();
+    for (size_t i = 0; i < tensors_.size(); ++i) index_.emplace(tensors_[i].name, i);
   }
-  return nullptr;
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
 TensorRecord ModuleWalker::describe(const LiveTensor& live, const SnapshotOptions& options) const {
@@ -102,7 +126,6 @@ TensorRecord ModuleWalker::describe(const LiveTensor& live, const SnapshotOption
   TensorRecord r;
   r.name = live.name;
   r.kind = live.kind;
-  r.module = live.module_path;
   r.dtype = dtype_name(t.scalar_type());
   r.shape = t.sizes().vec();
   r.numel = t.numel();
@@ -114,7 +137,7 @@ TensorRecord ModuleWalker::describe(const LiveTensor& live, const SnapshotOption
   r.storage_key = t.has_storage() ? reinterpret_cast<uint64_t>(t.storage().unsafeGetStorageImpl()) : 0;
   r.version = static_cast<uint32_t>(t.is_inference() ? 0 : t._version());
   r.derived = live.derived();
-  r.device = t.device().str();
+  r.device = device_name(t.device());
 
   std::optional<TensorStateTracker::State> state = tracker_ ? tracker_->state_of(t) : std::nullopt;
   if (tracker_ && tracker_->dry_run()) {
@@ -158,8 +181,23 @@ Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
     hash_range(0, workers);
     for (auto& thread : pool) thread.join();
   }
+  // Storage ids: when every tensor still has the storage it had at the last snapshot (the
+  // usual case between phases), the last ids are still right; otherwise number them again.
+  bool same_storages = records.size() == last_storage_keys_.size();
+  for (size_t k = 0; same_storages && k < records.size(); ++k) same_storages = records[k].storage_key == last_storage_keys_[k];
   Inventory inventory(std::move(records));
-  inventory.assign_storage_ids();
+  if (same_storages) {
+    auto& tensors = inventory.mutable_tensors();
+    for (size_t k = 0; k < tensors.size(); ++k) tensors[k].storage = last_storage_ids_[k];
+  } else {
+    inventory.assign_storage_ids();
+    last_storage_keys_.clear();
+    last_storage_ids_.clear();
+    for (const auto& record : inventory.tensors()) {
+      last_storage_keys_.push_back(record.storage_key);
+      last_storage_ids_.push_back(record.storage);
+    }
+  }
   return inventory;
 }
 

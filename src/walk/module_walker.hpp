@@ -1,5 +1,7 @@
 #pragma once
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -20,14 +22,13 @@ struct LiveTensor {
   TensorDeclarations* declarations = nullptr;  // null when the module declares nothing
   torch::Tensor tensor;                        // a handle: same TensorImpl as the module's
   torch::Tensor* cache_member = nullptr;       // declared caches only
+  // Looked up once at the walk: declarations are made at registration and never erased.
+  const DerivedRecipe* derived_recipe_ = nullptr;
+  const InitRecipe* init_recipe_ = nullptr;
 
-  const DerivedRecipe* derived_recipe() const {
-    return declarations ? declarations->derived_recipe(local_name) : nullptr;
-  }
-  const InitRecipe* init_recipe() const {
-    return declarations ? declarations->init_recipe(local_name) : nullptr;
-  }
-  bool derived() const { return derived_recipe() != nullptr; }
+  const DerivedRecipe* derived_recipe() const { return derived_recipe_; }
+  const InitRecipe* init_recipe() const { return init_recipe_; }
+  bool derived() const { return derived_recipe_ != nullptr; }
 };
 
 struct SnapshotOptions {
@@ -70,6 +71,9 @@ class ModuleWalker {
   const TensorStateTracker* tracker_;
   std::vector<LiveTensor> tensors_;
   std::vector<ModuleSlots> slots_;
+  std::unordered_map<std::string, size_t> index_;  // name -> position in tensors_
+  std::vector<uint64_t> last_storage_keys_;         // the last snapshot's storages, by position
+  std::vector<std::optional<std::string>> last_storage_ids_;
   size_t buffer_offset_ = 0;  // index of the first buffer in tensors_
 };
 

@@ -18,6 +18,10 @@ struct RegistryAccess : torch::nn::Module {
 
 }  // namespace
 
+const torch::OrderedDict<std::string, torch::Tensor>& parameter_registry(const torch::nn::Module& module) {
+  return RegistryAccess::parameters_of(const_cast<torch::nn::Module&>(module));
+}
+
 void replace_registered_parameter(torch::nn::Module& module, const std::string& name, const torch::Tensor& tensor) {
   auto& registry = RegistryAccess::parameters_of(module);
   torch::Tensor* slot = registry.find(name);

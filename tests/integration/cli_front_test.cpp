@@ -1,3 +1,7 @@
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <catch2/catch.hpp>
 
 #include "support/run_process.hpp"
@@ -37,10 +41,27 @@ TEST_CASE("unknown commands and flags exit 2 with one error line", "[cli]") {
 }
 
 TEST_CASE("every subcommand has --help", "[cli]") {
-  for (const char* command : {"scan", "preflight", "explain", "diff"}) {
+  for (const char* command : {"scan", "preflight", "regress", "explain", "diff"}) {
     auto result = run_process({metaguard_exe(), command, "--help"});
     INFO(command << ": " << result.err);
     CHECK(result.exit_code == 0);
     CHECK(result.out.find("usage: metaguard") != std::string::npos);
   }
+}
+
+TEST_CASE("--out never replaces the command's own input", "[cli]") {
+  const std::string copy = "/tmp/metaguard-out-is-input-" + std::to_string(::getpid()) + ".json";
+  auto made = run_process({metaguard_exe(), "scan", metaguard::test::source_path("fixtures/checkpoints/good/plain.pt"),
+                           "--format", "json", "--out", copy});
+  REQUIRE(made.exit_code == 0);
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{metaguard_exe(), "explain", copy, "--out", copy},
+        std::vector<std::string>{metaguard_exe(), "diff", copy, copy, "--out", copy}}) {
+    auto result = run_process(argv);
+    CHECK(result.exit_code == 2);
+    CHECK(result.err.find("input files") != std::string::npos);
+  }
+  auto report = run_process({metaguard_exe(), "explain", copy});
+  CHECK(report.exit_code == 0);  // still the report it was
+  std::remove(copy.c_str());
 }

@@ -183,3 +183,55 @@ TEST_CASE("diff cli: exit 0 when equal, 1 when different, 2 for bad input", "[ex
   CHECK(directory.exit_code == 2);
   CHECK(directory.err.find("is a directory, not a report file") != std::string::npos);
 }
+
+namespace {
+
+// A preflight --world-size 2 report: every rank's tensors in one file, each with its rank.
+std::string preflight_report(bool rank1_wte_meta) {
+  auto ranked = [](std::string tensor, int rank) {
+    tensor.pop_back();  // the closing '}'
+    return tensor + R"(, "rank": )" + std::to_string(rank) + "}";
+  };
+  std::string tensors;
+  for (int rank = 0; rank < 2; ++rank) {
+    bool meta = rank == 1 && rank1_wte_meta;
+    tensors += (rank == 0 ? "" : ", ") +
+               ranked(tensor_json("transformer.wte.weight", "parameter", meta ? "meta" : "cpu",
+                                  meta ? kCreatedMeta : kReceived, meta ? "null" : "\"s0\""),
+                      rank);
+  }
+  std::string findings =
+      rank1_wte_meta
+          ? R"({"code": "meta-parameter", "severity": "error", "tensor": "transformer.wte.weight", "rank": 1, "phase": "before-forward", "message": "a parameter is still on meta", "hint": "broadcast it", "repaired": false})"
+          : "";
+  return R"({"schema": "metaguard.report/1", "command": "preflight", "source": "micro", "tensors": [)" + tensors +
+         R"(], "findings": [)" + findings +
+         R"(], "summary": {}, "preflight": {"world_size": 2}})";
+}
+
+}  // namespace
+
+TEST_CASE("diff and explain cli: one report with every rank's tensors", "[explain][diff][cli]") {
+  TempDir dir;
+  std::string clean = dir.write("clean.json", preflight_report(false));
+  std::string broken = dir.write("broken.json", preflight_report(true));
+
+  auto diff = run_process({metaguard_exe(), "diff", clean, broken});
+  INFO(diff.out << diff.err);
+  CHECK(diff.exit_code == 1);
+  CHECK(diff.out.find("  transformer.wte.weight (rank 1)\n") != std::string::npos);
+  CHECK(diff.out.find("DIFF: 1 tensors differ, 0 only in A, 0 only in B; 0 findings only in A, 1 only in B") !=
+        std::string::npos);
+
+  auto explain = run_process({metaguard_exe(), "explain", broken});
+  INFO(explain.out << explain.err);
+  CHECK(explain.exit_code == 1);
+  CHECK(explain.out.find("(preflight of micro, world size 2)") != std::string::npos);
+  CHECK(explain.out.find("rank 1: created on meta at init; never materialized, received by broadcast or initialized\n") !=
+        std::string::npos);
+
+  auto json = run_process({metaguard_exe(), "explain", broken, "--format", "json"});
+  auto story = nlohmann::json::parse(json.out);
+  CHECK(story["world_size"] == 2);
+  CHECK(story["ranks"] == nlohmann::json::array({0, 1}));
+}

@@ -18,8 +18,6 @@ inline TensorRecord record(const std::string& name, TensorKind kind = TensorKind
   r.numel = 16;
   r.nbytes = 64;
   r.requires_grad = kind == TensorKind::Parameter ? std::optional<bool>(false) : std::nullopt;
-  auto dot = name.find_last_of('.');
-  r.module = dot == std::string::npos ? "" : name.substr(0, dot);
   static uint64_t next_key = 1000;
   r.storage_key = storage_key != 0 ? storage_key : ++next_key;
   r.tensor_key = ++next_key;

@@ -3,7 +3,9 @@
 
 #include "guard/guard.hpp"
 #include "repair/in_place.hpp"
+#include "checks/registry.hpp"
 #include "walk/module_walker.hpp"
+#include "walk/optimizer_entries.hpp"
 #include "walk/parameter_slots.hpp"
 
 using namespace metaguard;
@@ -182,4 +184,63 @@ TEST_CASE("swap_in_place is seen through every handle", "[repair]") {
   CHECK(alias.device().is_cpu());
   CHECK(alias.requires_grad());
   CHECK(torch::equal(alias.detach(), torch::ones({2, 2})));
+}
+
+TEST_CASE("optimizer entries: a replaced parameter is a stale reference", "[walk][checks]") {
+  struct Two : torch::nn::Module, TensorDeclarations {
+    Two() {
+      a = register_parameter("a", torch::zeros({3}));
+      b = register_parameter("b", torch::zeros({2}));
+    }
+    torch::Tensor a, b;
+  } model;
+  torch::optim::SGD optimizer(model.parameters(), torch::optim::SGDOptions(0.1));
+  ModuleWalker walker(model);
+  auto clean = optimizer_entries(optimizer, walker);
+  REQUIRE(clean.size() == 2);
+  CHECK(clean[1].expected_name == "b");
+  Inventory inventory = walker.snapshot();
+  CheckContext context(inventory, "before-forward");
+  context.optimizer = &clean;
+  CHECK(run_checks(context).empty());
+
+  // A materializer that replaces instead of filling in place leaves the optimizer behind.
+  replace_registered_parameter(model, "b", torch::ones({2}).requires_grad_());
+  inventory = walker.snapshot();
+  auto stale = optimizer_entries(optimizer, walker);
+  CheckContext after(inventory, "before-forward");
+  after.optimizer = &stale;
+  auto findings = run_checks(after);
+  REQUIRE(findings.size() == 1);
+  CHECK(findings[0].code == "optimizer-stale-reference");
+  CHECK(findings[0].tensor == std::optional<std::string>("b"));
+  CHECK(findings[0].message.find("param_groups[0][1]") != std::string::npos);
+}
+
+TEST_CASE("a large trainable parameter is filled in chunks on several threads, same bits", "[repair]") {
+  // More than four chunks, so the chunks themselves are spread over threads (each thread
+  // must turn gradient recording off for itself: the parameter requires grad).
+  const int64_t numel = 5 * kInitChunkElements + 123;
+  auto build = [&] {
+    auto model = std::make_shared<Sample>(torch::kMeta);
+    model->register_parameter("big", torch::empty({numel}, torch::TensorOptions().device(torch::kMeta)));
+    model->declare_init("big", InitRecipe::normal(0, 1));
+    return model;
+  };
+  auto one = build();
+  auto two = build();
+  for (auto& [model, threads] : {std::pair{one, 1}, std::pair{two, 3}}) {
+    TensorStateTracker tracker;
+    ModuleWalker walker(*model, &tracker);
+    MaterializeOptions options;
+    options.seed = 5;
+    options.threads = threads;
+    CHECK(materialize(walker, tracker, options).skipped.empty());
+  }
+  auto a = one->named_parameters()["big"];
+  auto b = two->named_parameters()["big"];
+  CHECK(a.requires_grad());
+  CHECK(torch::equal(a, b));
+  CHECK(std::abs(a.mean().item<double>()) < 0.01);  // it is really N(0, 1), not zeros
+  CHECK(std::abs(a.std().item<double>() - 1.0) < 0.01);
 }

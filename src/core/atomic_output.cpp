@@ -1,9 +1,11 @@
-#include "checkpoint/atomic_output.hpp"
+#include "core/atomic_output.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cerrno>
 #include <cstring>
 
@@ -32,7 +34,13 @@ std::string temp_path_beside(const std::string& path) {
   return fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
 }
 
-void commit_temp_file(const std::string& temp, const std::string& path) {
+void commit_temp_file(const std::string& temp, const std::string& requested) {
+  const std::string path = resolve_output_path(requested);
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
+    ::unlink(temp.c_str());
+    fail_write(requested, "not a regular file", EINVAL);
+  }
   int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_write(path, "reopen temporary file", errno);
   if (::fsync(fd) != 0) {
@@ -49,14 +57,39 @@ void commit_temp_file(const std::string& temp, const std::string& path) {
   }
 }
 
-AtomicOutputFile::AtomicOutputFile(std::string path) : path_(std::move(path)), temp_(temp_path_beside(path_)) {
+std::string resolve_output_path(const std::string& path) {
+  std::string resolved = path;
+  for (int hops = 0; hops < 40; ++hops) {
+    struct stat info {};
+    if (::lstat(resolved.c_str(), &info) != 0 || !S_ISLNK(info.st_mode)) return resolved;
+    char target[PATH_MAX];
+    ssize_t length = ::readlink(resolved.c_str(), target, sizeof(target) - 1);
+    if (length <= 0) return resolved;
+    std::string next(target, static_cast<size_t>(length));
+    resolved = next.front() == '/' ? next : directory_of(resolved) + "/" + next;
+  }
+  throw InputError(fmt::format("cannot write '{}': too many levels of symbolic links", path));
+}
+
+AtomicOutputFile::AtomicOutputFile(std::string path) : path_(resolve_output_path(path)) {
+  struct stat info {};
+  const bool exists = ::stat(path_.c_str(), &info) == 0;
+  if (exists && S_ISDIR(info.st_mode)) fail_write(path, "it is a directory", EISDIR);
+  if (exists && !S_ISREG(info.st_mode)) {
+    direct_ = true;
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd_ < 0) fail_write(path_, "open", errno);
+    return;
+  }
+  temp_ = temp_path_beside(path_);
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) fail_write(path_, "create temporary file", errno);
+  if (exists) ::fchmod(fd_, info.st_mode & 07777);  // the replacement keeps the file's permissions
 }
 
 AtomicOutputFile::~AtomicOutputFile() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(temp_.c_str());
+  if (!committed_ && !direct_) ::unlink(temp_.c_str());
 }
 
 void AtomicOutputFile::fail(const char* what) {
@@ -83,6 +116,15 @@ void AtomicOutputFile::write(std::string_view bytes) {
 
 void AtomicOutputFile::commit() {
   if (fd_ < 0) fail_write(path_, "commit after close", EBADF);
+  if (direct_) {
+    committed_ = true;
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      fail_write(path_, "close", errno);
+    }
+    fd_ = -1;
+    return;
+  }
   if (::fsync(fd_) != 0) fail("flush");
   if (::close(fd_) != 0) {
     fd_ = -1;

@@ -7,7 +7,12 @@ namespace metaguard {
 // A file written in pieces that appears at `path` all at once: bytes go to a temporary file
 // beside it; commit() fsyncs it, renames it over `path` and fsyncs the directory. Until
 // then (a crash, an exception) the previous file at `path` stays intact, and the destructor
-// removes the temporary file. (core's write_file_atomically does the same for one string.)
+// removes the temporary file. write_file_atomically (atomic_file.hpp) is the one-string case.
+//
+// Where `path` is a symbolic link, the file it points to is replaced (the link stays);
+// where it is a device or a FIFO (/dev/stdout, /dev/null), the bytes are written straight
+// into it, since a rename would replace the device node itself. A replaced file keeps its
+// permission bits.
 class AtomicOutputFile {
  public:
   // Throws InputError "cannot write '<path>': ..." when the temporary file cannot be made.
@@ -23,15 +28,19 @@ class AtomicOutputFile {
  private:
   [[noreturn]] void fail(const char* what);
 
-  std::string path_;
+  std::string path_;  // the file that will hold the bytes (symbolic links resolved)
   std::string temp_;
   int fd_ = -1;
   bool committed_ = false;
+  bool direct_ = false;  // writing straight into a device or FIFO
 };
 
 // Makes `path`'s replacement durable: fsync the file at `temp`, rename it to `path`, fsync
 // the directory. Throws InputError naming `path`.
 void commit_temp_file(const std::string& temp, const std::string& path);
+
+// Follows symbolic links at `path` to the file they name (which need not exist yet).
+std::string resolve_output_path(const std::string& path);
 
 // A temporary name beside `path`, unique within this machine's processes and threads.
 std::string temp_path_beside(const std::string& path);

@@ -1,0 +1,87 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "core/atomic_file.hpp"
+#include "core/errors.hpp"
+#include "core/input_files.hpp"
+#include "report/escaping.hpp"
+
+namespace fs = std::filesystem;
+using namespace metaguard;
+
+namespace {
+
+struct Scratch {
+  fs::path dir = fs::temp_directory_path() / ("metaguard-atomic-" + std::to_string(::getpid()));
+  Scratch() { fs::create_directories(dir); }
+  ~Scratch() { fs::remove_all(dir); }
+  std::string path(const std::string& name) const { return (dir / name).string(); }
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST_CASE("atomic output replaces a regular file and keeps its permissions", "[core][atomic]") {
+  Scratch scratch;
+  const std::string file = scratch.path("report.txt");
+  write_file_atomically(file, "old");
+  ::chmod(file.c_str(), 0600);
+  write_file_atomically(file, "new");
+  CHECK(slurp(file) == "new");
+  struct stat info {};
+  REQUIRE(::stat(file.c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);
+  CHECK(std::distance(fs::directory_iterator(scratch.dir), fs::directory_iterator{}) == 1);  // no temp left
+}
+
+TEST_CASE("atomic output through a symbolic link replaces the target, not the link", "[core][atomic]") {
+  Scratch scratch;
+  const std::string target = scratch.path("target.txt");
+  const std::string link = scratch.path("link.txt");
+  write_file_atomically(target, "old");
+  fs::create_symlink("target.txt", link);
+  write_file_atomically(link, "new");
+  CHECK(fs::is_symlink(link));
+  CHECK(slurp(target) == "new");
+}
+
+TEST_CASE("atomic output writes into devices instead of replacing the node", "[core][atomic]") {
+  write_file_atomically("/dev/null", "discarded");
+  struct stat info {};
+  REQUIRE(::stat("/dev/null", &info) == 0);
+  CHECK(S_ISCHR(info.st_mode));
+  if (fs::exists("/dev/full")) {
+    CHECK_THROWS_AS(write_file_atomically("/dev/full", std::string(1 << 16, 'x')), InputError);
+    REQUIRE(::stat("/dev/full", &info) == 0);
+    CHECK(S_ISCHR(info.st_mode));
+  }
+}
+
+TEST_CASE("files read as input are remembered by identity", "[core][atomic]") {
+  Scratch scratch;
+  const std::string input = scratch.path("input.json");
+  const std::string other = scratch.path("other.json");
+  write_file_atomically(input, "{}");
+  write_file_atomically(other, "{}");
+  CHECK(read_file(input) == "{}");  // reading notes it as an input
+  CHECK(is_input_file(input));
+  CHECK_FALSE(is_input_file(other));
+  fs::create_symlink("input.json", scratch.path("link.json"));
+  CHECK(is_input_file(scratch.path("link.json")));
+}
+
+TEST_CASE("printable text shows control characters instead of obeying them", "[report][escaping]") {
+  CHECK(printable_text("plain.name") == "plain.name");
+  CHECK(printable_text("a\nSUMMARY: 0 errors") == "a\\x0aSUMMARY: 0 errors");
+  CHECK(printable_text("\x1b[31mred") == "\\x1b[31mred");
+  CHECK(printable_text("bell\a") == "bell\\x07");
+}
