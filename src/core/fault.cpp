@@ -22,6 +22,12 @@ constexpr FaultInfo kFaults[] = {
     {Fault::ToEmptyNoInit, "to-empty-no-init", "meta tensors get empty storage but no init, load or broadcast"},
     {Fault::RankSeedDivergence, "rank-seed-divergence", "each rank initializes with its own seed, so replicas differ"},
     {Fault::PartialCheckpoint, "partial-checkpoint", "the checkpoint lacks some keys; those tensors stay meta"},
+    {Fault::OptimizerBeforeReplace, "optimizer-before-replace",
+     "the optimizer is built on the meta model, then materialization replaces the parameters instead of filling "
+     "them in place: the optimizer holds stale tensors (train only)"},
+    {Fault::MoveWithMeta, "move-with-meta",
+     "derived buffers are not recomputed; the model is moved with to(device) while they are still meta, which "
+     "fails with 'Cannot copy out of meta tensor' (train only)"},
 };
 
 }  // namespace

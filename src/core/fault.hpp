@@ -16,6 +16,9 @@ enum class Fault {
   ToEmptyNoInit,        // to-empty-no-init
   RankSeedDivergence,   // rank-seed-divergence
   PartialCheckpoint,    // partial-checkpoint
+  // Beyond CONTRACT.md's list (additions): regression faults of the training side.
+  OptimizerBeforeReplace,  // optimizer-before-replace
+  MoveWithMeta,            // move-with-meta
 };
 
 std::string_view to_string(Fault fault);

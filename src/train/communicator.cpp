@@ -151,6 +151,7 @@ Communicator::~Communicator() {
 void Communicator::enter(const std::string& what) {
   ++sequence_;
   current_ = what;
+  if (left_) fail(what, "this rank already left the process group");
   try {
     dist_->store->set(key("progress", rank_), bytes(fmt::format("{}|{}", sequence_, what)));
   } catch (const std::exception& error) {
@@ -253,6 +254,15 @@ void Communicator::fail(const std::string& what, const std::string& error) {
   throw CollectiveFailure(what, missing,
                           fmt::format("collective #{} ({}) failed on rank {} (timeout {} s): {}. Cause seen here: {}",
                                       sequence_, what, rank_, timeout_.count() / 1000.0, fmt::join(lines, "; "), error));
+}
+
+void Communicator::leave() noexcept {
+  if (!dist_) return;
+  left_ = true;
+  try {
+    dist_->group.reset();  // closes this rank's Gloo connections
+  } catch (...) {
+  }
 }
 
 void Communicator::announce_failure(const std::string& reason) noexcept {

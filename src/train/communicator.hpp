@@ -49,6 +49,10 @@ class Communicator {
   // Every rank's copy of `tensor` (same shape and dtype everywhere), indexed by rank.
   std::vector<torch::Tensor> all_gather(const torch::Tensor& tensor, const std::string& what);
 
+  // Leaves the process group (this rank stopped on its own): the peers' pending and next
+  // collectives fail at once instead of after the timeout. The store stays, for results.
+  void leave() noexcept;
+
   // Side channel. Tells the other ranks this one is stopping and why (never throws).
   void announce_failure(const std::string& reason) noexcept;
   // Ranks > 0: hands rank 0 this rank's end-of-run summary (never throws).
@@ -72,6 +76,7 @@ class Communicator {
   int64_t sequence_ = 0;
   std::string current_;
   torch::Device device_ = torch::kCPU;
+  bool left_ = false;
   std::unique_ptr<Distributed> dist_;
 };
 

@@ -160,7 +160,8 @@ TrainSetup prepare_training(const TrainOptions& options, int world_size, int loc
   setup.faults = parse_faults(options.inject);
   const bool meta_fault = setup.has(Fault::LoraIndMeta) || setup.has(Fault::RopeCacheMeta) ||
                           setup.has(Fault::ToEmptyNoInit) || setup.has(Fault::UntieOnMaterialize) ||
-                          setup.has(Fault::SkipBroadcast);
+                          setup.has(Fault::SkipBroadcast) || setup.has(Fault::OptimizerBeforeReplace) ||
+                          setup.has(Fault::MoveWithMeta);
   setup.meta_init = world_size > 1 || meta_fault;
   check_faults(setup);
 

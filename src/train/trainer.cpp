@@ -17,6 +17,7 @@
 #include "preflight/init_program.hpp"
 #include "report/report_json.hpp"
 #include "train/stop_signal.hpp"
+#include "walk/parameter_slots.hpp"
 
 namespace metaguard {
 namespace fs = std::filesystem;
@@ -143,13 +144,16 @@ void Trainer::initialize() {
   }
 
   // materialize: every rank recomputes its derived buffers (recorded, not a guard point).
+  // move-with-meta skips it and relies on moving the model instead (the bug).
   phase_ = "materialize";
-  run_materialize_step(*session_, plan);
+  if (!setup_.has(Fault::MoveWithMeta)) run_materialize_step(*session_, plan);
   session_->guard().record("materialize");
+  if (setup_.has(Fault::OptimizerBeforeReplace)) replace_trainable_parameters();
 
-  // before-transfer: only when the model moves (CUDA builds: cuda:LOCAL_RANK).
+  // before-transfer: only when the model moves (CUDA builds: cuda:LOCAL_RANK; move-with-meta
+  // moves it to the CPU it is on, which fails just the same on a meta tensor).
   const torch::Device target = communicator_.device();
-  if (target != torch::Device(torch::kCPU)) {
+  if (target != torch::Device(torch::kCPU) || setup_.has(Fault::MoveWithMeta)) {
     phase_ = "before-transfer";
     GuardPointOptions transfer;
     transfer.target_device = target.str();
@@ -158,7 +162,22 @@ void Trainer::initialize() {
   }
 }
 
+void Trainer::replace_trainable_parameters() {
+  // optimizer-before-replace: the optimizer was built on the meta model; now each trainable
+  // parameter is replaced in its module's registry by a new tensor (what a load_state_dict
+  // with assign=True or a to_empty that re-creates parameters does), so the optimizer keeps
+  // stepping tensors the model no longer has.
+  session_->walker().snapshot();
+  for (auto& live : session_->walker().tensors()) {
+    if (live.kind != TensorKind::Parameter || !live.tensor.defined() || !live.tensor.requires_grad()) continue;
+    torch::Tensor fresh = live.tensor.detach().clone().set_requires_grad(true);
+    replace_registered_parameter(*live.module, live.local_name, fresh);
+  }
+  session_->walker().snapshot();
+}
+
 void Trainer::prepare_optimizer() {
+  if (optimizer_) return;  // built early (optimizer-before-replace)
   session_->walker().snapshot();
   std::unordered_set<const c10::TensorImpl*> seen;
   std::vector<torch::Tensor> parameters;
@@ -417,7 +436,7 @@ Report Trainer::run_report(const Report& own, int& exit_code) {
   report.extra.erase("rank");  // the run's report speaks for every rank
   for (auto& finding : report.findings) finding.rank = finding.rank.value_or(rank_);
   nlohmann::json ranks = nlohmann::json::array();
-  ranks.push_back({{"rank", 0}, {"exit_code", exit_code}, {"phase", phase_}, {"error", own.extra["error"]}});
+  ranks.push_back({{"rank", 0}, {"exit_code", exit_code}, {"phase", phase_}, {"error", own.extra.at("error")}});
   // Ranks a collective found gone or hung never answer; the others answer at once.
   auto results = communicator_.collect_results(communicator_.timeout(), lost_ranks_);
   for (int r = 1; r < world_; ++r) {
@@ -469,6 +488,7 @@ TrainResult Trainer::run() {
     }
     torch::set_num_threads(setup_.threads);
     build();
+    if (setup_.has(Fault::OptimizerBeforeReplace)) prepare_optimizer();  // on the meta model: the bug
     initialize();
     prepare_optimizer();
     train();
@@ -486,16 +506,19 @@ TrainResult Trainer::run() {
     error = input.what();
     stopped_ = StopReason{phase_, rank_, error};
     communicator_.announce_failure(fmt::format("bad input at {}: {}", phase_, error));
+    communicator_.leave();
     exit_code = 2;
   } catch (const c10::Error& torch_error) {
     error = torch_error.what_without_backtrace();
     stopped_ = StopReason{phase_, rank_, error};
     communicator_.announce_failure(fmt::format("error at {}: {}", phase_, error));
+    communicator_.leave();
     exit_code = 1;
   } catch (const std::exception& other) {
     error = fmt::format("internal error (a bug, please report it): {}", other.what());
     stopped_ = StopReason{phase_, rank_, error};
     communicator_.announce_failure(fmt::format("error at {}: {}", phase_, error));
+    communicator_.leave();
     exit_code = 3;
   }
   printer_.finish();

@@ -50,6 +50,7 @@ class Trainer {
   void build();
   void initialize();
   void prepare_optimizer();
+  void replace_trainable_parameters();
   void train();
   void train_step(int64_t step);
   double validate(int64_t step);

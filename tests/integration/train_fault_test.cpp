@@ -3,6 +3,7 @@
 // phase and cause; with --on-meta repair it repairs, verifies across ranks and ends with
 // exactly the losses of the clean run. `metaguard explain` on the failed run's directory
 // names the culprit.
+#include <filesystem>
 #include <regex>
 #include <set>
 
@@ -178,4 +179,16 @@ TEST_CASE("train fault: explain on a failed run's directory names the culprit", 
   }
   CHECK(named);
   CHECK(story["stopped"]["phase"] == "before-validation");
+}
+
+TEST_CASE("train fault: the training-side regression scenarios (09, 10) pass under metaguard regress", "[train][fault][regress]") {
+  test::RunDir dir;
+  for (const auto& entry : std::filesystem::directory_iterator(test::source_path("fixtures/scenarios"))) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("09-", 0) == 0 || name.rfind("10-", 0) == 0) std::filesystem::copy(entry.path(), dir.file(name));
+  }
+  test::ProcessResult run = test::run_process({test::metaguard_exe(), "regress", dir.path()}, 600);
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("4 passed, 0 failed") != std::string::npos);
 }
