@@ -20,7 +20,7 @@ void require_one_error_line(const metaguard::test::ProcessResult& result, const 
 
 }  // namespace
 
-TEST_CASE("--help and --version exit 0 and say what they should", "[cli]") {
+TEST_CASE("help and version flags exit 0 and say what they should", "[cli]") {
   auto help = run_process({metaguard_exe(), "--help"});
   CHECK(help.exit_code == 0);
   for (const char* command : {"scan", "preflight", "train", "regress", "explain", "diff"}) {
@@ -49,7 +49,7 @@ TEST_CASE("every subcommand has --help", "[cli]") {
   }
 }
 
-TEST_CASE("--out never replaces the command's own input", "[cli]") {
+TEST_CASE("an output file never replaces the command's own input", "[cli]") {
   const std::string copy = "/tmp/metaguard-out-is-input-" + std::to_string(::getpid()) + ".json";
   auto made = run_process({metaguard_exe(), "scan", metaguard::test::source_path("fixtures/checkpoints/good/plain.pt"),
                            "--format", "json", "--out", copy});
