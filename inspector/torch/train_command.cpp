@@ -93,7 +93,7 @@ int run_train(const std::vector<std::string>& args) {
       ("inject", po::value(&o.inject)->composing(),
        fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
       ("seed", po::value(&o.seed)->default_value(o.seed), "run seed: initialization, data order, dropout")
-      ("checkpoint", po::value(&o.checkpoint), "base weights rank 0 loads (not available in this build yet)")
+      ("checkpoint", po::value(&o.checkpoint), "base weights rank 0 loads at the load phase (torch.save zip or safetensors; LoRA models map base keys)")
       ("out", po::value(&o.out), "run directory: rank<k>.json, report.json, run.json and checkpoints")
       ("resume", po::value(&o.resume), "continue the run whose --out directory this is (exactly where it stopped)")
       ("save-every", po::value(&o.save_every)->default_value(o.save_every), "checkpoint every N steps (with --out); 0: at the end only")

@@ -18,6 +18,7 @@ nlohmann::json RunState::to_json() const {
           {"seq_len", seq_len},
           {"data", data},
           {"data_fingerprint", fmt::format("{:016x}", data_fingerprint)},
+          {"base_checkpoint", base_checkpoint},
           {"step", step},
           {"world_size", world_size},
           {"full", full},
@@ -64,6 +65,7 @@ RunState RunState::from_json(const nlohmann::json& document, const std::string& 
   } catch (const std::exception&) {
     throw fail("data_fingerprint", "a hexadecimal string");
   }
+  if (document.contains("base_checkpoint")) out.base_checkpoint = text("base_checkpoint");
   out.step = integer("step");
   if (out.step < 0) throw fail("step", "non-negative");
   out.world_size = static_cast<int>(integer("world_size"));

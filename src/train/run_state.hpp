@@ -24,6 +24,7 @@ struct RunState {
   int64_t seq_len = 0;
   std::string data;                     // path as given
   uint64_t data_fingerprint = 0;
+  std::string base_checkpoint;          // --checkpoint of the run ("" for none)
   int64_t step = 0;                     // optimizer steps done
   int world_size = 1;                   // of the run that saved (informational)
   bool full = false;                    // weights file holds the whole model, not only adapters

@@ -25,7 +25,7 @@ struct TrainOptions {
   std::string on_meta = "fail";   // off | warn | fail | repair
   std::vector<std::string> inject;  // fault names
   uint64_t seed = 1337;
-  std::string checkpoint;         // base weights rank 0 loads (hook: not available yet)
+  std::string checkpoint;         // base weights rank 0 loads at "load" (src/load)
   std::string out;                // run directory: reports and checkpoints
   std::string resume;             // run directory to continue
   std::vector<std::string> allow;  // --allow globs

@@ -48,9 +48,6 @@ void check_ranges(const TrainOptions& o, int world_size) {
 void check_faults(const TrainSetup& setup) {
   for (Fault fault : setup.faults) {
     const std::string name(to_string(fault));
-    if (fault == Fault::PartialCheckpoint) {
-      throw InputError("--inject partial-checkpoint: needs --checkpoint, which this build cannot load yet");
-    }
     if ((fault == Fault::SkipBroadcast || fault == Fault::RankSeedDivergence) && setup.world_size < 2) {
       throw InputError(fmt::format("--inject {}: needs several ranks (--nproc 2 or more)", name));
     }
@@ -59,6 +56,7 @@ void check_faults(const TrainSetup& setup) {
   plan.world_size = setup.world_size;
   plan.meta_init = setup.meta_init;
   plan.faults = setup.faults;
+  plan.checkpoint = setup.checkpoint.get();
   check_plan(plan, setup.config, setup.lora);
 }
 
@@ -110,6 +108,10 @@ void check_resume(TrainSetup& setup) {
     throw InputError(fmt::format("--resume '{}': that run trained on other data ('{}'); this one reads '{}'", o.resume,
                                  state.data, setup.data_path));
   }
+  if (state.base_checkpoint != o.checkpoint) {
+    throw mismatch("--checkpoint", state.base_checkpoint.empty() ? "none" : "'" + state.base_checkpoint + "'",
+                   o.checkpoint.empty() ? "none" : "'" + o.checkpoint + "'");
+  }
   if (state.step > o.steps) {
     throw InputError(fmt::format("--resume '{}': the checkpoint is at step {}, past --steps {}", o.resume, state.step, o.steps));
   }
@@ -154,14 +156,13 @@ TrainSetup prepare_training(const TrainOptions& options, int world_size, int loc
   if (options.seq_len > setup.config.block_size) {
     throw InputError(fmt::format("--seq-len {}: longer than the model's block size {}", options.seq_len, setup.config.block_size));
   }
-  if (!options.checkpoint.empty()) {
-    throw InputError("--checkpoint: loading base weights into the trainer is not available in this build yet");
-  }
+  // Opening reads the file's metadata only; a bad file is the reader's InputError.
+  if (!options.checkpoint.empty()) setup.checkpoint = std::make_shared<const CheckpointFile>(CheckpointFile::open(options.checkpoint));
   setup.faults = parse_faults(options.inject);
   const bool meta_fault = setup.has(Fault::LoraIndMeta) || setup.has(Fault::RopeCacheMeta) ||
                           setup.has(Fault::ToEmptyNoInit) || setup.has(Fault::UntieOnMaterialize) ||
                           setup.has(Fault::SkipBroadcast) || setup.has(Fault::OptimizerBeforeReplace) ||
-                          setup.has(Fault::MoveWithMeta);
+                          setup.has(Fault::MoveWithMeta) || setup.has(Fault::PartialCheckpoint);
   setup.meta_init = world_size > 1 || meta_fault;
   check_faults(setup);
 

@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "checkpoint/checkpoint_reader.hpp"
 #include "core/fault.hpp"
 #include "guard/guard_policy.hpp"
 #include "model/gpt_config.hpp"
@@ -30,13 +31,15 @@ struct TrainSetup {
   int64_t warmup = 0;             // resolved
   int threads = 1;                // resolved
   std::optional<RunState> resume;  // what --resume continues
+  // --checkpoint, opened (metadata only): the base weights rank 0 loads at "load".
+  std::shared_ptr<const CheckpointFile> checkpoint;
 
   bool has(Fault fault) const { return faults.count(fault) > 0; }
   std::string lora_spec() const { return lora ? lora->to_spec() : "none"; }
 };
 
 // Throws InputError naming the flag (or file) for any bad input: unknown model, bad LoRA
-// spec, a fault that cannot apply, a missing, empty or too short corpus, a batch the
+// spec, an unreadable --checkpoint, a fault that cannot apply, a missing, empty or too short corpus, a batch the
 // ranks cannot split, a --resume directory of another run, an --out directory holding
 // another run's checkpoint. Reads nothing but metadata from checkpoint files.
 TrainSetup prepare_training(const TrainOptions& options, int world_size, int local_world_size = 1);

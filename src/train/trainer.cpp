@@ -105,6 +105,7 @@ void Trainer::initialize() {
   plan.faults = setup_.faults;
   plan.device = torch::kCPU;
   plan.threads = setup_.threads;
+  plan.checkpoint = setup_.checkpoint.get();
 
   // init: the build as constructed, then the first values (rank 0; every rank under some faults).
   phase_ = "init";
@@ -112,16 +113,37 @@ void Trainer::initialize() {
   run_init_step(*session_, plan);
   guard_point("init", setup_.meta_init ? DataNeeds::none() : DataNeeds::all());
 
-  // load: rank 0 reads weights. --resume's adapters (or whole model) load here; so will
-  // --checkpoint's base weights once the loader lands (src/load): same phase, same guard.
-  if (setup_.resume) {
+  // load: rank 0 reads --checkpoint's base weights (src/load, in place; under
+  // partial-checkpoint some keys are hidden), then --resume's adapters (or whole model).
+  if (plan.checkpoint || setup_.resume) {
     phase_ = "load";
-    if (rank_ == 0) {
+    std::vector<Finding> load_findings;
+    if (plan.checkpoint) {
+      LoadResult load = run_load_step(*session_, plan);
+      load_findings = load.findings;
+      if (!load.loaded.empty()) {
+        log(fmt::format("rank {}: loaded {} tensors ({:.1f} MB) from {}", rank_, load.loaded.size(),
+                        static_cast<double>(load.bytes_read) / 1e6, plan.checkpoint->path()));
+      }
+    }
+    if (setup_.resume && rank_ == 0) {
       auto loaded = RunCheckpoint::load_weights(setup_.options.resume, *setup_.resume, *session_);
       log(fmt::format("resumed {} tensors from {} (step {})", loaded.size(), setup_.options.resume, setup_.resume->step));
     }
-    const bool holds_data = rank_ == 0 || !setup_.meta_init;
-    guard_point("load", holds_data ? DataNeeds::persistent() : DataNeeds::none());
+    const bool holds_data = plan.checkpoint ? plan.loads_on(rank_) || !setup_.meta_init : rank_ == 0 || !setup_.meta_init;
+    try {
+      guard_point("load", holds_data ? DataNeeds::persistent() : DataNeeds::none());
+    } catch (const RunStopped&) {
+      session_->keep(load_findings);  // the loader's own findings (missing-key, ...) explain the stop
+      throw;
+    }
+    // A key the file lacked counts as repaired once the guard filled its tensor.
+    Inventory now = session_->walker().snapshot();
+    for (auto& finding : load_findings) {
+      const TensorRecord* record = finding.tensor ? now.find(*finding.tensor) : nullptr;
+      if (finding.code == "missing-key" && record && record->has_data()) finding.repaired = true;
+    }
+    session_->keep(load_findings);
   }
 
   // broadcast: rank 0 sends parameters and persistent buffers; the others receive them.
@@ -267,6 +289,7 @@ void Trainer::save(int64_t step) {
   state.seq_len = setup_.options.seq_len;
   state.data = setup_.data_path;
   state.data_fingerprint = setup_.corpus->fingerprint();
+  state.base_checkpoint = setup_.options.checkpoint;
   state.step = step;
   state.world_size = world_;
   state.full = setup_.options.save_full || !setup_.lora;

@@ -192,3 +192,26 @@ TEST_CASE("train fault: the training-side regression scenarios (09, 10) pass und
   CHECK(run.exit_code == 0);
   CHECK(run.out.find("4 passed, 0 failed") != std::string::npos);
 }
+
+TEST_CASE("train fault: partial-checkpoint stops at load on rank 0 with the missing keys; repair fills and goes on", "[train][fault][load]") {
+  const std::string base = test::source_path("fixtures/checkpoints/models/micro.pt");
+  auto args = fault_args("micro");
+  args.insert(args.end(), {"--checkpoint", base, "--inject", "partial-checkpoint"});
+  test::TrainRun run = test::train(args);
+  INFO(run.err);
+  REQUIRE_FALSE(run.timed_out);
+  CHECK(run.exit_code == 1);
+  REQUIRE(run.report.is_object());
+  CHECK(run.report["training"]["stopped"]["phase"] == "load");
+  CHECK(run.report["training"]["stopped"]["rank"] == 0);
+  CHECK(where(run.report, "missing-key", R"(transformer\.h\.1\..*)") == std::set<std::pair<int, std::string>>{{0, "load"}});
+  CHECK(where(run.report, "meta-parameter", R"(transformer\.h\.1\..*)") == std::set<std::pair<int, std::string>>{{0, "load"}});
+  CHECK(where(run.report, "meta-parameter", R"(transformer\.h\.0\..*)").empty());
+
+  args.insert(args.end(), {"--on-meta", "repair"});
+  test::TrainRun repaired = test::train(args);
+  INFO(repaired.err);
+  CHECK(repaired.exit_code == 0);
+  CHECK(repaired.report["summary"]["errors"] == 0);
+  CHECK(repaired.report["training"]["losses"].size() == 6);
+}

@@ -59,7 +59,8 @@ TEST_CASE("train input: bad data, sizes and flags are refused before any rank st
   check_refused({"--inject", "partial-checkpoint", "--nproc", "2"}, "--inject partial-checkpoint: needs --checkpoint");
   check_refused({"--inject", "untie-on-materialize"}, "has no tied weights");
   check_refused({"--inject", "no-such-fault"}, "no-such-fault");
-  check_refused({"--checkpoint", dir.file("base.pt")}, "--checkpoint");
+  check_refused({"--checkpoint", dir.file("base.pt")}, dir.file("base.pt"));
+  check_refused({"--checkpoint", write_file(dir.file("junk.pt"), "not a checkpoint at all")}, dir.file("junk.pt"));
   check_refused({"--model", "no-such-model"}, "no-such-model");
 }
 

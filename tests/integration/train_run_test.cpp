@@ -141,3 +141,54 @@ TEST_CASE("train: ranks started as torchrun starts them (RANK, WORLD_SIZE, MASTE
   CHECK(one.out.empty());
   CHECK(std::filesystem::exists(dir.file("rank1.json")));
 }
+
+TEST_CASE("train: base weights from a PyTorch-written checkpoint are loaded by rank 0 and reach every rank", "[train][load]") {
+  test::RunDir dir;
+  const std::string base = test::source_path("fixtures/checkpoints/models/micro.pt");
+  auto args = test::fast_args();
+  args.insert(args.end(), {"--nproc", "2", "--steps", "2", "--checkpoint", base, "--save-full", "--out", dir.path()});
+  test::TrainRun run = test::train(args);
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.err.find("rank 0: loaded") != std::string::npos);
+  // Provenance: loaded on rank 0, received on rank 1.
+  for (int rank : {0, 1}) {
+    json report = test::read_json(dir.file("rank" + std::to_string(rank) + ".json"));
+    for (const auto& tensor : report["tensors"]) {
+      if (tensor["name"] != "transformer.h.0.attn.attn.linear.weight") continue;
+      std::set<std::string> events;
+      for (const auto& event : tensor["provenance"]) events.insert(event["event"].get<std::string>());
+      CHECK(events.count(rank == 0 ? "loaded" : "received") == 1);
+    }
+  }
+  // The frozen base weights the run saved are the file's, byte for byte (a LoRA model maps
+  // x.linear.weight to the file's x.weight).
+  json state = test::read_json(dir.file("run.json"));
+  CHECK(state["base_checkpoint"] == base);
+  auto saved = metaguard::CheckpointFile::open(dir.file(state["weights"].get<std::string>()));
+  auto original = metaguard::CheckpointFile::open(base);
+  auto bytes_of = [](const metaguard::CheckpointFile& file, const std::string& key) {
+    for (const auto& entry : file.tensors()) {
+      if (entry.name != key) continue;
+      auto stream = file.open_storage(*entry.storage);
+      std::string bytes(static_cast<size_t>(file.storages()[*entry.storage].nbytes), '\0');
+      size_t got = 0;
+      while (got < bytes.size()) {
+        size_t n = stream->read(bytes.data() + got, bytes.size() - got);
+        if (n == 0) break;
+        got += n;
+      }
+      return bytes;
+    }
+    return std::string();
+  };
+  for (const auto& [ours, theirs] : std::vector<std::pair<std::string, std::string>>{
+           {"transformer.wte.weight", "transformer.wte.weight"},
+           {"transformer.h.1.attn.attn.linear.weight", "transformer.h.1.attn.attn.weight"},
+           {"transformer.ln_f.weight", "transformer.ln_f.weight"}}) {
+    CAPTURE(ours);
+    std::string a = bytes_of(saved, ours), b = bytes_of(original, theirs);
+    CHECK_FALSE(a.empty());
+    CHECK(a == b);
+  }
+}
