@@ -88,6 +88,12 @@ Report run_preflight(const PreflightOptions& options) {
   plan.seed = options.seed;
   plan.threads = options.threads;
   plan.faults = parse_faults(options.inject);
+  for (Fault fault : {Fault::OptimizerBeforeReplace, Fault::MoveWithMeta}) {
+    if (plan.has(fault)) {
+      throw InputError(fmt::format("--inject {}: needs a real optimizer or device move; run it with 'metaguard train'",
+                                   to_string(fault)));
+    }
+  }
   plan.offload = options.offload;
   // Opening reads the file's metadata only; a bad file is the reader's InputError (exit 2).
   std::optional<CheckpointFile> checkpoint;
