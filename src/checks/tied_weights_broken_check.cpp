@@ -6,17 +6,6 @@
 
 namespace metaguard {
 
-namespace {
-
-bool was_replaced(const Ledger& ledger, const std::string& name) {
-  for (const auto& event : ledger.history(name)) {
-    if (event.event == "replaced") return true;
-  }
-  return false;
-}
-
-}  // namespace
-
 void TiedWeightsBrokenCheck::run(const CheckContext& context, std::vector<Finding>& out) const {
   if (!context.ledger) return;
   for (const auto& group : context.ledger->initial_ties()) {
@@ -31,7 +20,7 @@ void TiedWeightsBrokenCheck::run(const CheckContext& context, std::vector<Findin
     // cannot tell, every name that left the first one's storage.
     std::vector<const TensorRecord*> culprits;
     for (const auto* member : members) {
-      if (was_replaced(*context.ledger, member->name)) culprits.push_back(member);
+      if (context.ledger->has_event(member->name, "replaced")) culprits.push_back(member);
     }
     const TensorRecord* first = nullptr;
     for (const auto* member : members) {

@@ -101,6 +101,10 @@ const std::vector<ProvenanceEvent>& Ledger::history(const std::string& tensor) c
   return it == history_.end() ? kNoHistory : it->second;
 }
 
+bool Ledger::has_event(const std::string& tensor, std::string_view event) const {
+  return metaguard::has_event(history(tensor), event);
+}
+
 std::string Ledger::cause(const TensorRecord& tensor) const {
   const auto& events = history(tensor.name);
   std::vector<std::string> clauses;
@@ -119,7 +123,7 @@ std::string Ledger::cause(const TensorRecord& tensor) const {
     } else {
       clauses.push_back("never initialized, loaded or received");
     }
-  } else if (tensor.derived && !has_event(events, "recomputed") && tensor.is_meta()) {
+  } else if (tensor.derived && !metaguard::has_event(events, "recomputed") && tensor.is_meta()) {
     clauses.push_back("never recomputed");
   }
   if (clauses.empty()) return "no recorded history";

@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -24,6 +25,8 @@ class Ledger {
   const Inventory& latest() const { return latest_; }
   const std::vector<std::string>& phases() const { return phases_; }
   const std::vector<ProvenanceEvent>& history(const std::string& tensor) const;
+  // Whether `tensor`'s history holds `event` (e.g. "replaced") at any phase.
+  bool has_event(const std::string& tensor, std::string_view event) const;
 
   // Groups of names that shared one storage when first seen: what "tied" means here.
   const std::vector<std::vector<std::string>>& initial_ties() const { return initial_ties_; }

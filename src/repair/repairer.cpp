@@ -27,18 +27,12 @@ std::string no_repair_reason(const std::string& code) {
 // Another name of the tie group `name` belonged to when the ledger first saw it: the
 // first one that was not itself replaced, so the re-tie points at the original tensor.
 std::string tie_partner(const Ledger& ledger, const std::string& name) {
-  auto replaced = [&](const std::string& member) {
-    for (const auto& event : ledger.history(member)) {
-      if (event.event == "replaced") return true;
-    }
-    return false;
-  };
   for (const auto& group : ledger.initial_ties()) {
     if (std::find(group.begin(), group.end(), name) == group.end()) continue;
     std::string fallback;
     for (const auto& member : group) {
       if (member == name) continue;
-      if (!replaced(member)) return member;
+      if (!ledger.has_event(member, "replaced")) return member;
       if (fallback.empty()) fallback = member;
     }
     return fallback;
