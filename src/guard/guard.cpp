@@ -7,14 +7,15 @@
 namespace metaguard {
 namespace {
 
-std::string failure_message(const std::string& phase, const std::vector<Finding>& findings) {
+// The phase is not repeated here: whoever reports the failure says where it stopped.
+std::string failure_message(const std::vector<Finding>& findings) {
   std::vector<std::string> culprits;
   for (const auto& finding : findings) {
     if (finding.severity != Severity::Error || finding.repaired) continue;
     culprits.push_back(fmt::format("{} [{}]{}", finding.tensor.value_or("(model)"), finding.code,
                                    finding.rank ? fmt::format(" on rank {}", *finding.rank) : ""));
   }
-  return fmt::format("stopped at {}: {} error finding(s): {}", phase, culprits.size(), fmt::join(culprits, ", "));
+  return fmt::format("{} error finding(s): {}", culprits.size(), fmt::join(culprits, ", "));
 }
 
 bool same_problem(const Finding& a, const Finding& b) { return a.code == b.code && a.tensor == b.tensor; }
@@ -22,7 +23,7 @@ bool same_problem(const Finding& a, const Finding& b) { return a.code == b.code 
 }  // namespace
 
 GuardFailure::GuardFailure(std::string phase, std::vector<Finding> findings)
-    : std::runtime_error(failure_message(phase, findings)), phase_(std::move(phase)), findings_(std::move(findings)) {}
+    : std::runtime_error(failure_message(findings)), phase_(std::move(phase)), findings_(std::move(findings)) {}
 
 Guard::Guard(ModuleWalker& walker, TensorStateTracker& tracker, Ledger& ledger, GuardConfig config)
     : walker_(walker), tracker_(tracker), ledger_(ledger), config_(std::move(config)) {}

@@ -98,8 +98,7 @@ CollectiveGuard::Agreement CollectiveGuard::agree(const Attempt& attempt, const 
 
 void CollectiveGuard::stop(const std::string& phase, const Agreement& agreement, const Attempt& attempt) {
   std::string message = attempt.failed ? attempt.message
-                                       : fmt::format("stopped at {}: rank(s) {} had error findings", phase,
-                                                     fmt::join(agreement.failed_ranks, ", "));
+                                       : fmt::format("rank(s) {} had error findings", fmt::join(agreement.failed_ranks, ", "));
   throw RunStopped(phase, agreement.failed_ranks, message);
 }
 

@@ -338,7 +338,7 @@ void Trainer::train_step(int64_t step) {
     session_->keep({finding});
     std::vector<int> everyone;
     for (int r = 0; r < world_; ++r) everyone.push_back(r);
-    throw RunStopped("train", everyone, fmt::format("stopped at step {}: the loss is {}", step + 1, global_loss));
+    throw RunStopped("train", everyone, fmt::format("the loss is {} at step {}", global_loss, step + 1));
   }
   const double norm = buckets_->norm();
   const double clip = setup_.options.grad_clip;
