@@ -32,6 +32,7 @@ std::vector<std::vector<std::string>> Inventory::shared_storage_groups() const {
 
 void Inventory::assign_storage_ids() {
   std::unordered_map<uint64_t, size_t> id_of_key;
+  id_of_key.reserve(tensors_.size());
   for (auto& record : tensors_) {
     if (record.storage_key == 0) {
       record.storage.reset();

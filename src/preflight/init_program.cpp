@@ -10,15 +10,15 @@
 #include "core/finding.hpp"
 #include "model/gpt.hpp"
 #include "repair/materializer.hpp"
-#include "walk/parameter_slots.hpp"
+#include "walk/module_registries.hpp"
 
 namespace metaguard {
 namespace {
 
 // Derived buffers a fault leaves alone: the bug is that nobody recomputes them.
 bool left_alone_by_fault(const LiveTensor& tensor, const InitPlan& plan) {
-  if (plan.has(Fault::LoraIndMeta) && tensor.local_name == "lora_ind") return true;
-  if (plan.has(Fault::RopeCacheMeta) && (tensor.local_name == "cos" || tensor.local_name == "sin")) return true;
+  if (plan.has(Fault::LoraIndMeta) && tensor.local_name_is("lora_ind")) return true;
+  if (plan.has(Fault::RopeCacheMeta) && (tensor.local_name_is("cos") || tensor.local_name_is("sin"))) return true;
   return false;
 }
 
@@ -82,7 +82,7 @@ void untie_tied_parameters(RankSession& session) {
       tracker.mark_written(copy, "init");
     }
     copy.set_requires_grad(original->tensor.requires_grad());
-    replace_registered_parameter(*alias->module, alias->local_name, copy);
+    replace_registered_parameter(*alias->module, alias->local_name(), copy);
   }
   walker.snapshot();
 }

@@ -17,7 +17,7 @@
 #include "preflight/init_program.hpp"
 #include "report/report_json.hpp"
 #include "train/stop_signal.hpp"
-#include "walk/parameter_slots.hpp"
+#include "walk/module_registries.hpp"
 
 namespace metaguard {
 namespace fs = std::filesystem;
@@ -193,7 +193,7 @@ void Trainer::replace_trainable_parameters() {
   for (auto& live : session_->walker().tensors()) {
     if (live.kind != TensorKind::Parameter || !live.tensor.defined() || !live.tensor.requires_grad()) continue;
     torch::Tensor fresh = live.tensor.detach().clone().set_requires_grad(true);
-    replace_registered_parameter(*live.module, live.local_name, fresh);
+    replace_registered_parameter(*live.module, live.local_name(), fresh);
   }
   session_->walker().snapshot();
 }

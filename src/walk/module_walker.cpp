@@ -6,7 +6,7 @@
 
 #include "core/hashing.hpp"
 #include "walk/dtype_names.hpp"
-#include "walk/parameter_slots.hpp"
+#include "walk/module_registries.hpp"
 
 namespace metaguard {
 namespace {
@@ -45,49 +45,79 @@ ModuleWalker::ModuleWalker(torch::nn::Module& root, const TensorStateTracker* tr
   rewalk();
 }
 
+namespace {
+
+struct ModuleVisit {
+  std::string prefix;  // qualified name of the module ("" for the root)
+  torch::nn::Module* module;
+  TensorDeclarations* declarations;
+};
+
+// Pre-order, the root first and each module before its children: the order of
+// named_modules() and so of named_parameters().
+void visit_modules(torch::nn::Module& module, std::string prefix, std::vector<ModuleVisit>& out) {
+  out.push_back({std::move(prefix), &module, dynamic_cast<TensorDeclarations*>(&module)});
+  const size_t self = out.size() - 1;
+  for (const auto& child : child_registry(module)) {
+    visit_modules(*child.value(), join_name(out[self].prefix, child.key()), out);
+  }
+}
+
+}  // namespace
+
 void ModuleWalker::rewalk() {
   tensors_.clear();
   index_.clear();
   slots_.clear();
-  std::vector<LiveTensor> buffers;
-  std::vector<LiveTensor> caches;
-  // The root first, then every submodule in pre-order: named_parameters()'s order. The
-  // root is taken by reference so a module on the stack can be walked too.
-  std::vector<std::pair<std::string, torch::nn::Module*>> modules{{"", &root_}};
-  for (const auto& item : root_.named_modules("", /*include_self=*/false)) {
-    modules.emplace_back(item.key(), item.value().get());
+  // The root is taken by reference so a module on the stack can be walked too.
+  std::vector<ModuleVisit> modules;
+  visit_modules(root_, "", modules);
+  size_t total = 0;
+  for (const auto& visit : modules) {
+    total += parameter_registry(*visit.module).size() + buffer_registry(*visit.module).size() +
+             (visit.declarations ? visit.declarations->caches().size() : 0);
   }
-  for (const auto& [prefix, module] : modules) {
-    auto* declarations = dynamic_cast<TensorDeclarations*>(module);
-    ModuleSlots slot{module, tensors_.size(), 0, buffers.size(), 0};
-    for (const auto& parameter : parameter_registry(*module)) {
+  tensors_.reserve(total);  // names are built once, straight into their final place
+  slots_.reserve(modules.size());
+
+  auto add = [&](const ModuleVisit& visit, const std::string& local, TensorKind kind,
+                 const torch::Tensor& tensor) -> LiveTensor& {
+    LiveTensor& live = tensors_.emplace_back();
+    live.name = join_name(visit.prefix, local);
+    live.local_start = live.name.size() - local.size();
+    live.kind = kind;
+    live.module = visit.module;
+    live.declarations = visit.declarations;
+    live.tensor = tensor;
+    if (live.declarations) {
+      live.derived_recipe_ = live.declarations->derived_recipe(local);
+      live.init_recipe_ = live.declarations->init_recipe(local);
+    }
+    return live;
+  };
+  // Parameters of every module, then buffers, then declared caches.
+  for (const auto& visit : modules) {
+    ModuleSlots slot{visit.module, tensors_.size(), 0};
+    for (const auto& parameter : parameter_registry(*visit.module)) {
       if (!parameter.value().defined()) continue;  // as named_parameters() skips them
-      tensors_.push_back({join_name(prefix, parameter.key()), prefix, parameter.key(), TensorKind::Parameter,
-                          module, declarations, parameter.value(), nullptr, nullptr, nullptr});
+      add(visit, parameter.key(), TensorKind::Parameter, parameter.value());
     }
     slot.parameter_count = tensors_.size() - slot.first_parameter;
-    for (const auto& buffer : module->named_buffers(/*recurse=*/false)) {
-      TensorKind kind = declarations && declarations->is_nonpersistent(buffer.key()) ? TensorKind::NonpersistentBuffer
-                                                                                    : TensorKind::Buffer;
-      buffers.push_back({join_name(prefix, buffer.key()), prefix, buffer.key(), kind, module, declarations,
-                         buffer.value(), nullptr, nullptr, nullptr});
-    }
-    slot.buffer_count = buffers.size() - slot.first_buffer;
     slots_.push_back(slot);
-    if (declarations) {
-      for (const auto& [name, cache] : declarations->caches()) {
-        caches.push_back({join_name(prefix, name), prefix, name, TensorKind::NonpersistentBuffer, module,
-                          declarations, cache.member ? *cache.member : torch::Tensor(), cache.member, nullptr, nullptr});
-      }
+  }
+  for (const auto& visit : modules) {
+    for (const auto& buffer : buffer_registry(*visit.module)) {
+      if (!buffer.value().defined()) continue;  // as named_buffers() skips them
+      bool nonpersistent = visit.declarations && visit.declarations->is_nonpersistent(buffer.key());
+      add(visit, buffer.key(), nonpersistent ? TensorKind::NonpersistentBuffer : TensorKind::Buffer, buffer.value());
     }
   }
-  buffer_offset_ = tensors_.size();
-  for (auto& buffer : buffers) tensors_.push_back(std::move(buffer));
-  for (auto& cache : caches) tensors_.push_back(std::move(cache));
-  for (auto& live : tensors_) {
-    if (!live.declarations) continue;
-    live.derived_recipe_ = live.declarations->derived_recipe(live.local_name);
-    live.init_recipe_ = live.declarations->init_recipe(live.local_name);
+  for (const auto& visit : modules) {
+    if (!visit.declarations) continue;
+    for (const auto& [name, cache] : visit.declarations->caches()) {
+      add(visit, name, TensorKind::NonpersistentBuffer, cache.member ? *cache.member : torch::Tensor()).cache_member =
+          cache.member;
+    }
   }
 }
 
@@ -193,6 +223,8 @@ Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
     inventory.assign_storage_ids();
     last_storage_keys_.clear();
     last_storage_ids_.clear();
+    last_storage_keys_.reserve(inventory.tensors().size());
+    last_storage_ids_.reserve(inventory.tensors().size());
     for (const auto& record : inventory.tensors()) {
       last_storage_keys_.push_back(record.storage_key);
       last_storage_ids_.push_back(record.storage);

@@ -1,6 +1,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -15,8 +16,7 @@ namespace metaguard {
 // One tensor of a live module tree, with what metaguard needs to check and repair it.
 struct LiveTensor {
   std::string name;         // qualified, '.'-joined as named_parameters() joins it
-  std::string module_path;  // qualified name of the owning module ("" for the root)
-  std::string local_name;   // as registered in the owning module
+  size_t local_start = 0;   // where the name as registered in the owning module begins
   TensorKind kind = TensorKind::Parameter;
   torch::nn::Module* module = nullptr;
   TensorDeclarations* declarations = nullptr;  // null when the module declares nothing
@@ -26,6 +26,9 @@ struct LiveTensor {
   const DerivedRecipe* derived_recipe_ = nullptr;
   const InitRecipe* init_recipe_ = nullptr;
 
+  // The name as registered in the owning module (the last part of `name`).
+  std::string local_name() const { return name.substr(local_start); }
+  bool local_name_is(std::string_view local) const { return std::string_view(name).substr(local_start) == local; }
   const DerivedRecipe* derived_recipe() const { return derived_recipe_; }
   const InitRecipe* init_recipe() const { return init_recipe_; }
   bool derived() const { return derived_recipe_ != nullptr; }
@@ -61,7 +64,6 @@ class ModuleWalker {
   struct ModuleSlots {
     torch::nn::Module* module;
     size_t first_parameter, parameter_count;
-    size_t first_buffer, buffer_count;
   };
 
   bool refresh_handles();
@@ -74,7 +76,6 @@ class ModuleWalker {
   std::unordered_map<std::string, size_t> index_;  // name -> position in tensors_
   std::vector<uint64_t> last_storage_keys_;         // the last snapshot's storages, by position
   std::vector<std::optional<std::string>> last_storage_ids_;
-  size_t buffer_offset_ = 0;  // index of the first buffer in tensors_
 };
 
 // The content hash used for cross-rank comparison: of the logical values in row-major

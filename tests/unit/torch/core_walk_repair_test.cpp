@@ -6,7 +6,7 @@
 #include "checks/registry.hpp"
 #include "walk/module_walker.hpp"
 #include "walk/optimizer_entries.hpp"
-#include "walk/parameter_slots.hpp"
+#include "walk/module_registries.hpp"
 
 using namespace metaguard;
 
