@@ -1,5 +1,8 @@
 #include "cli_support.hpp"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -12,14 +15,73 @@
 
 namespace metaguard::cli {
 
+po::typed_value<std::string>* output_path_value(std::string* out) {
+  return po::value(out)->notifier([out](const std::string& path) {
+    if (path.empty()) throw InputError("--out: the path is empty (use '-' or leave --out out for standard output)");
+    if (path == "-") out->clear();
+  });
+}
+
+void deliver_output(const std::string& out, const std::string& text) {
+  if (out.empty()) {
+    std::cout << text;
+    std::cout.flush();
+  } else {
+    write_output_file(out, text);
+  }
+}
+
+namespace {
+// Notifiers are plain functions: GCC 12 warns of an uninitialized copy when boost::function
+// holds a lambda without captures.
+void check_seed(const std::string& text) { parse_seed(text); }
+}  // namespace
+
+po::typed_value<std::string>* seed_value(std::string* text) { return po::value(text)->notifier(&check_seed); }
+
+uint64_t parse_seed(const std::string& text) {
+  const bool digits = !text.empty() && text.size() <= 20 &&
+                      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  errno = 0;
+  const unsigned long long value = digits ? std::strtoull(text.c_str(), nullptr, 10) : 0;
+  if (!digits || errno == ERANGE) {
+    throw InputError(fmt::format("--seed '{}': expected a whole number from 0 to 18446744073709551615", text));
+  }
+  return value;
+}
+
+namespace {
+
+// An empty glob matches nothing and an unclosed '[' only itself (fnmatch takes it
+// literally); either is a typo that would silently allow nothing.
+void check_allow_glob(const std::string& glob) {
+  if (glob.empty()) throw InputError("--allow: the pattern is empty");
+  const auto open = glob.find('[');
+  if (open != std::string::npos && glob.find(']', open + 1) == std::string::npos) {
+    throw InputError(fmt::format("--allow '{}': '[' opens a character class that is never closed", glob));
+  }
+}
+
+void check_allow_globs(const std::vector<std::string>& globs) {
+  for (const auto& glob : globs) check_allow_glob(glob);
+}
+
+}  // namespace
+
+const char* const kAllowHelp =
+    "tensors matching this glob are expected as they are: findings become counted info (repeatable)";
+
+po::typed_value<std::vector<std::string>>* allow_globs_value(std::vector<std::string>* globs) {
+  return po::value(globs)->composing()->notifier(&check_allow_globs);
+}
+
 void add_output_options(po::options_description& options, OutputOptions& output, bool with_allow) {
   options.add_options()
       ("format", po::value(&output.format)->default_value("text"), "report format: text, json, md, html, junit")
-      ("out", po::value(&output.out), "write the report to this file (atomically) instead of stdout");
+      ("out", output_path_value(&output.out), "write the report to this file (atomically) instead of stdout ('-': stdout)");
   if (with_allow) {
     options.add_options()
-        ("allow", po::value(&output.allow)->composing(),
-         "tensors matching this glob are expected as they are: findings become counted info (repeatable)");
+        ("allow", allow_globs_value(&output.allow), kAllowHelp);
   }
 }
 
@@ -50,13 +112,7 @@ int emit_report(Report report, const OutputOptions& output) {
   apply_allow_globs(report.findings, output.allow);
   sort_findings(report.findings);
   auto renderer = make_renderer(output.format);
-  std::string text = renderer->render(report);
-  if (output.out.empty()) {
-    std::cout << text;
-    std::cout.flush();
-  } else {
-    write_output_file(output.out, text);
-  }
+  deliver_output(output.out, renderer->render(report));
   return report.exit_code();
 }
 

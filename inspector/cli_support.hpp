@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,22 @@ struct CommandSpec {
   const char* summary;
   CommandMain run;
 };
+
+// The --out option of a command that writes a document: FILE, or '-' for standard output
+// (as when absent); an empty path is refused rather than taken as "standard output".
+po::typed_value<std::string>* output_path_value(std::string* out);
+
+// Writes a command's document to `out` (atomically; see write_output_file) or, when `out` is
+// empty, to standard output.
+void deliver_output(const std::string& out, const std::string& text);
+
+// A run seed: a decimal number from 0 to 2^64-1 ("-1" would otherwise wrap around).
+po::typed_value<std::string>* seed_value(std::string* text);
+uint64_t parse_seed(const std::string& text);
+
+// --allow GLOB (repeatable), each checked when parsed: see check_allow_glob.
+po::typed_value<std::vector<std::string>>* allow_globs_value(std::vector<std::string>* globs);
+extern const char* const kAllowHelp;
 
 // The output options shared by commands that produce a report.
 struct OutputOptions {

@@ -42,7 +42,7 @@ void print_help(std::ostream& out) {
   for (const auto& command : command_table()) {
     out << fmt::format("  {:<10} {}\n", command.name, command.summary);
   }
-  out << "\nRun 'metaguard <command> --help' for a command's options.\n"
+  out << "\nRun 'metaguard <command> --help' (or 'metaguard help <command>') for a command's options.\n"
          "Exit codes: 0 clean, 1 an error finding remains, 2 usage or input error, 3 internal failure.\n";
 }
 
@@ -51,6 +51,7 @@ void print_help(std::ostream& out) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return metaguard::cli::input_error("missing command (run 'metaguard --help' for the list)");
+  if (args.size() >= 2 && args.front() == "help") args = {args[1], "--help"};  // `metaguard help scan`
   const std::string& first = args.front();
   if (first == "--help" || first == "-h" || first == "help") {
     print_help(std::cout);

@@ -1,7 +1,6 @@
 // `metaguard diff A.json B.json`: tensors whose state or provenance differ between two
 // reports. Exit code as diff(1): 0 when they agree, 1 when they differ, 2 for unreadable or
 // malformed input.
-#include <iostream>
 #include <string>
 #include <vector>
 
@@ -36,7 +35,7 @@ int run_diff(const std::vector<std::string>& args) {
   options.add_options()
       ("reports", po::value(&files)->composing(), "the two report files to compare (A, then B)")
       ("format", po::value(&format)->default_value("text"), "output format: text, json")
-      ("out", po::value(&out), "write the differences to this file (atomically) instead of stdout");
+      ("out", output_path_value(&out), "write the differences to this file (atomically) instead of stdout ('-': stdout)");
   po::positional_options_description positionals;
   positionals.add("reports", -1);
   po::variables_map values;
@@ -53,12 +52,7 @@ int run_diff(const std::vector<std::string>& args) {
   Report b = read_report_file(files[1]);
   ReportDiff diff = diff_reports(a, b, label(files[0], a), label(files[1], b));
   std::string text = render_diff(diff, format);
-  if (out.empty()) {
-    std::cout << text;
-    std::cout.flush();
-  } else {
-    write_output_file(out, text);
-  }
+  deliver_output(out, text);
   return diff.exit_code();
 }
 

@@ -1,7 +1,6 @@
 // `metaguard explain PATH`: reads a run's reports (report.json and rank<k>.json) or one
 // report and tells what happened in plain words. Exit code as CONTRACT.md: 0 when no error
 // finding remains in what was read, 1 when one does, 2 for unreadable or malformed input.
-#include <iostream>
 #include <string>
 #include <vector>
 
@@ -23,7 +22,7 @@ int run_explain(const std::vector<std::string>& args) {
   options.add_options()
       ("path", po::value(&path), "a run directory (report.json, rank<k>.json) or one report .json")
       ("format", po::value(&format)->default_value("text"), "output format: text, md, json")
-      ("out", po::value(&out), "write the explanation to this file (atomically) instead of stdout");
+      ("out", output_path_value(&out), "write the explanation to this file (atomically) instead of stdout ('-': stdout)");
   po::positional_options_description positionals;
   positionals.add("path", 1);
   po::variables_map values;
@@ -36,12 +35,7 @@ int run_explain(const std::vector<std::string>& args) {
 
   Story story = build_story(read_run(path));
   std::string text = render_story(story, format);
-  if (out.empty()) {
-    std::cout << text;
-    std::cout.flush();
-  } else {
-    write_output_file(out, text);
-  }
+  deliver_output(out, text);
   return story.exit_code();
 }
 

@@ -1,7 +1,5 @@
-#include <unistd.h>
-
 #include <chrono>
-#include <climits>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -11,6 +9,7 @@
 #include "cli_support.hpp"
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
+#include "core/shipped_files.hpp"
 #include "front/commands.hpp"
 #include "regress/scenario_runner.hpp"
 #include "report/junit_xml.hpp"
@@ -18,10 +17,14 @@
 namespace metaguard::cli {
 namespace {
 
-std::string own_path() {
-  char path[PATH_MAX];
-  ssize_t length = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  return length > 0 ? std::string(path, static_cast<size_t>(length)) : "metaguard";
+// Without a DIR: ./fixtures/scenarios when there is one (a source checkout), otherwise the
+// scenarios metaguard ships (installed beside it, or in the source tree it was built in).
+std::string default_scenario_dir() {
+  const std::string local = "fixtures/scenarios";
+  std::error_code error;
+  if (std::filesystem::is_directory(local, error)) return local;
+  auto shipped = shipped_dirs("scenarios", "METAGUARD_SCENARIOS_DIR");
+  return shipped.empty() ? local : shipped.front().string();
 }
 
 // The fixtures folder beside the scenarios folder, when it has the usual layout.
@@ -53,7 +56,7 @@ JUnitSuite junit_of(const std::vector<ScenarioOutcome>& outcomes, double seconds
 }  // namespace
 
 int run_regress(const std::vector<std::string>& args) {
-  std::string directory = "fixtures/scenarios";
+  std::string directory = default_scenario_dir();
   std::string format = "text";
   std::string out;
   int jobs = 2;
@@ -61,7 +64,7 @@ int run_regress(const std::vector<std::string>& args) {
   flags.add_options()
       ("dir", po::value(&directory)->default_value(directory), "folder of scenario *.json files")
       ("format", po::value(&format)->default_value(format), "text or junit")
-      ("out", po::value(&out), "write the text or JUnit XML there (atomically) instead of stdout")
+      ("out", output_path_value(&out), "write the text or JUnit XML there (atomically) instead of stdout ('-': stdout)")
       ("jobs", po::value(&jobs)->default_value(jobs), "scenarios run at once");
   po::positional_options_description positionals;
   positionals.add("dir", 1);
@@ -75,7 +78,8 @@ int run_regress(const std::vector<std::string>& args) {
 
   std::vector<Scenario> scenarios = load_scenarios(directory);
   if (scenarios.empty()) throw InputError(fmt::format("'{}': holds no scenario (*.json)", directory));
-  RegressOptions options{own_path(), fixtures_of(directory), jobs};
+  std::string self = executable_path().string();
+  RegressOptions options{self.empty() ? "metaguard" : self, fixtures_of(directory), jobs};
   auto start = std::chrono::steady_clock::now();
   std::vector<ScenarioOutcome> outcomes = run_scenarios(scenarios, options);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -91,12 +95,8 @@ int run_regress(const std::vector<std::string>& args) {
   text += fmt::format("{} passed, {} failed\n", passed, failed);
 
   std::string document = format == "junit" ? write_junit("metaguard regress", {junit_of(outcomes, seconds)}) : text;
-  if (out.empty()) {
-    std::cout << document;
-  } else {
-    write_output_file(out, document);
-    if (format == "junit") std::cout << text;  // the person at the terminal still sees the results
-  }
+  deliver_output(out, document);
+  if (!out.empty() && format == "junit") std::cout << text;  // the person at the terminal still sees the results
   return failed == 0 ? 0 : 1;
 }
 

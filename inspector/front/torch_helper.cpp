@@ -1,31 +1,22 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "core/errors.hpp"
+#include "core/shipped_files.hpp"
 #include "front/commands.hpp"
 
 namespace metaguard::cli {
-namespace {
-
-std::string own_directory() {
-  char path[PATH_MAX];
-  ssize_t length = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (length <= 0) return ".";
-  std::string self(path, static_cast<size_t>(length));
-  return self.substr(0, self.find_last_of('/'));
-}
-
-}  // namespace
 
 int run_torch_helper(const std::vector<std::string>& args) {
-  std::string helper = own_directory() + "/metaguard-torch";
+  std::filesystem::path self = executable_path();
+  std::string helper = (self.empty() ? std::filesystem::path(".") : self.parent_path()) / "metaguard-torch";
   std::vector<std::string> storage;
   storage.push_back(helper);
   storage.insert(storage.end(), args.begin(), args.end());

@@ -15,6 +15,7 @@ int run_preflight(const std::vector<std::string>& args) {
   PreflightOptions options;
   OutputOptions output;
   std::string init;
+  std::string seed = std::to_string(options.seed);
   po::options_description flags("preflight options");
   flags.add_options()
       ("model", po::value(&options.model)->default_value(options.model), "model name (fixtures/models) or config JSON path")
@@ -26,11 +27,12 @@ int run_preflight(const std::vector<std::string>& args) {
        fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
       ("offload", po::value(&options.offload)->composing(), "keep tensors matching this glob on meta on purpose (repeatable; pair with --allow)")
       ("repair", po::bool_switch(&options.repair), "repair at every guard point and check again")
-      ("seed", po::value(&options.seed)->default_value(options.seed), "run seed for init recipes")
+      ("seed", seed_value(&seed)->default_value(seed), "run seed for init recipes")
       ("threads", po::value(&options.threads)->default_value(options.threads), "threads for materialization and hashing");
   add_output_options(flags, output, /*with_allow=*/true);
   po::variables_map values;
   if (!parse_arguments("preflight", "metaguard preflight [options]", args, flags, {}, values)) return 0;
+  options.seed = parse_seed(seed);
   if (values.count("checkpoint")) options.checkpoint = values["checkpoint"].as<std::string>();
   if (!init.empty()) options.init = init;
   if (options.threads < 1) throw InputError("--threads: must be at least 1");

@@ -1,7 +1,4 @@
-#include <unistd.h>
-
 #include <chrono>
-#include <climits>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -12,6 +9,7 @@
 #include "cli_support.hpp"
 #include "core/errors.hpp"
 #include "core/fault.hpp"
+#include "core/shipped_files.hpp"
 #include "torch/torch_commands.hpp"
 #include "train/communicator.hpp"
 #include "train/dist_env.hpp"
@@ -24,10 +22,9 @@ namespace metaguard::cli {
 namespace {
 
 std::string own_path() {
-  char path[PATH_MAX];
-  ssize_t length = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (length <= 0) throw InputError("train: cannot find its own executable to start the ranks");
-  return std::string(path, static_cast<size_t>(length));
+  std::string self = executable_path().string();
+  if (self.empty()) throw InputError("train: cannot find its own executable to start the ranks");
+  return self;
 }
 
 // Prints the run's report on stdout in --format; returns the worse of the two exit codes.
@@ -74,6 +71,7 @@ int run_rank(const TrainOptions& options, const DistEnv& env) {
 
 int run_train(const std::vector<std::string>& args) {
   TrainOptions o;
+  std::string seed = std::to_string(o.seed);
   po::options_description flags("train options");
   flags.add_options()
       ("model", po::value(&o.model)->default_value(o.model), "model name (fixtures/models) or config JSON path")
@@ -92,7 +90,7 @@ int run_train(const std::vector<std::string>& args) {
       ("on-meta", po::value(&o.on_meta)->default_value(o.on_meta), "at every guard point: off, warn, fail or repair")
       ("inject", po::value(&o.inject)->composing(),
        fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
-      ("seed", po::value(&o.seed)->default_value(o.seed), "run seed: initialization, data order, dropout")
+      ("seed", seed_value(&seed)->default_value(seed), "run seed: initialization, data order, dropout")
       ("checkpoint", po::value(&o.checkpoint), "base weights rank 0 loads at the load phase (torch.save zip or safetensors; LoRA models map base keys)")
       ("out", po::value(&o.out), "run directory: rank<k>.json, report.json, run.json and checkpoints")
       ("resume", po::value(&o.resume), "continue the run whose --out directory this is (exactly where it stopped)")
@@ -102,10 +100,10 @@ int run_train(const std::vector<std::string>& args) {
       ("threads", po::value(&o.threads)->default_value(o.threads), "intra-op threads per rank; 0: cores / ranks on this machine")
       ("master-port", po::value(&o.master_port)->default_value(o.master_port), "rendezvous port for --nproc > 1; 0: a free one")
       ("format", po::value(&o.format)->default_value(o.format), "run report on stdout: text, json, md, html, junit")
-      ("allow", po::value(&o.allow)->composing(),
-       "tensors matching this glob are expected as they are: findings become counted info (repeatable)");
+      ("allow", allow_globs_value(&o.allow), kAllowHelp);
   po::variables_map values;
   if (!parse_arguments("train", "metaguard train [options]", args, flags, {}, values)) return 0;
+  o.seed = parse_seed(seed);
 
   if (auto env = DistEnv::from_environment()) return run_rank(o, *env);
 

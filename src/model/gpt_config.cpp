@@ -17,6 +17,7 @@
 
 #include "core/errors.hpp"
 #include "core/input_files.hpp"
+#include "core/shipped_files.hpp"
 
 namespace metaguard {
 namespace {
@@ -151,20 +152,6 @@ std::string read_text_file(const fs::path& file) {
   return text.str();
 }
 
-fs::path executable_dir() {
-  std::error_code error;
-  fs::path exe = fs::read_symlink("/proc/self/exe", error);
-  return error ? fs::path() : exe.parent_path();
-}
-
-void add_if_dir(std::vector<fs::path>& dirs, const fs::path& dir) {
-  std::error_code error;
-  if (dir.empty() || !fs::is_directory(dir, error)) return;
-  fs::path normal = fs::weakly_canonical(dir, error);
-  if (error) normal = dir;
-  if (std::find(dirs.begin(), dirs.end(), normal) == dirs.end()) dirs.push_back(normal);
-}
-
 bool looks_like_path(const std::string& text) {
   return text.find('/') != std::string::npos ||
          (text.size() > 5 && text.compare(text.size() - 5, 5, ".json") == 0);
@@ -279,21 +266,7 @@ GPTConfig load_gpt_config(const fs::path& file) {
   return gpt_config_from_json(object, file.string(), file.stem().string());
 }
 
-std::vector<fs::path> model_search_dirs() {
-  std::vector<fs::path> dirs;
-  if (const char* env = std::getenv("METAGUARD_MODELS_DIR"); env && *env) add_if_dir(dirs, env);
-  if (fs::path exe = executable_dir(); !exe.empty()) {
-    add_if_dir(dirs, exe / ".." / "share" / "metaguard" / "models");
-    add_if_dir(dirs, exe / ".." / "fixtures" / "models");
-  }
-  if (const char* env = std::getenv("METAGUARD_SOURCE_DIR"); env && *env) {
-    add_if_dir(dirs, fs::path(env) / "fixtures" / "models");
-  }
-#ifdef METAGUARD_DEFAULT_MODELS_DIR
-  add_if_dir(dirs, METAGUARD_DEFAULT_MODELS_DIR);
-#endif
-  return dirs;
-}
+std::vector<fs::path> model_search_dirs() { return shipped_dirs("models", "METAGUARD_MODELS_DIR"); }
 
 std::vector<std::string> known_model_names() {
   std::set<std::string> names;

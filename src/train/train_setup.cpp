@@ -10,6 +10,7 @@
 
 #include "checkpoint/checkpoint_reader.hpp"
 #include "core/errors.hpp"
+#include "core/shipped_files.hpp"
 #include "model/gpt.hpp"
 #include "preflight/init_program.hpp"
 #include "train/batch_plan.hpp"
@@ -19,12 +20,6 @@
 namespace metaguard {
 namespace fs = std::filesystem;
 namespace {
-
-fs::path executable_dir() {
-  std::error_code error;
-  fs::path exe = fs::read_symlink("/proc/self/exe", error);
-  return error ? fs::path() : exe.parent_path();
-}
 
 void check_ranges(const TrainOptions& o, int world_size) {
   if (o.nproc < 1) throw InputError(fmt::format("--nproc {}: must be at least 1", o.nproc));
@@ -122,17 +117,10 @@ void check_resume(TrainSetup& setup) {
 }  // namespace
 
 std::string default_corpus_path() {
-  std::vector<fs::path> dirs;
-  if (const char* env = std::getenv("METAGUARD_DATA_DIR"); env && *env) dirs.emplace_back(env);
-  if (fs::path exe = executable_dir(); !exe.empty()) {
-    dirs.push_back(exe / ".." / "share" / "metaguard" / "data");
-    dirs.push_back(exe / ".." / "fixtures" / "data");
-  }
-  if (const char* env = std::getenv("METAGUARD_SOURCE_DIR"); env && *env) dirs.push_back(fs::path(env) / "fixtures" / "data");
-  for (const auto& dir : dirs) {
+  for (const auto& dir : shipped_dirs("data", "METAGUARD_DATA_DIR")) {
     std::error_code error;
     fs::path candidate = dir / "corpus.txt";
-    if (fs::is_regular_file(candidate, error)) return candidate.lexically_normal().string();
+    if (fs::is_regular_file(candidate, error)) return candidate.string();
   }
   return "";
 }

@@ -65,3 +65,36 @@ TEST_CASE("an output file never replaces the command's own input", "[cli]") {
   CHECK(report.exit_code == 0);  // still the report it was
   std::remove(copy.c_str());
 }
+
+TEST_CASE("'metaguard help COMMAND' is that command's --help", "[cli]") {
+  for (const char* command : {"scan", "preflight", "regress"}) {
+    auto help = run_process({metaguard_exe(), "help", command});
+    auto flag = run_process({metaguard_exe(), command, "--help"});
+    INFO(command);
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find(std::string("usage: metaguard ") + command) != std::string::npos);
+    CHECK(help.out == flag.out);
+  }
+  require_one_error_line(run_process({metaguard_exe(), "help", "frobnicate"}), "frobnicate");
+}
+
+TEST_CASE("flag values that would silently do the wrong thing are input errors", "[cli]") {
+  const std::string checkpoint = metaguard::test::source_path("fixtures/checkpoints/good/plain.pt");
+  // A seed of -1 would wrap around to 2^64-1; an empty or unclosed glob would allow nothing;
+  // an empty --out would quietly print to the terminal.
+  require_one_error_line(run_process({metaguard_exe(), "preflight", "--seed", "-1"}), "--seed '-1'");
+  require_one_error_line(run_process({metaguard_exe(), "train", "--seed", "18446744073709551616"}), "--seed");
+  require_one_error_line(run_process({metaguard_exe(), "scan", checkpoint, "--allow", ""}), "--allow");
+  require_one_error_line(run_process({metaguard_exe(), "scan", checkpoint, "--allow", "proj.[w"}), "--allow 'proj.[w'");
+  require_one_error_line(run_process({metaguard_exe(), "scan", checkpoint, "--out", ""}), "--out");
+  require_one_error_line(run_process({metaguard_exe(), "scan", checkpoint, checkpoint}), "scan");
+
+  auto largest = run_process({metaguard_exe(), "preflight", "--seed", "18446744073709551615"});
+  CHECK(largest.exit_code == 0);
+  // '-' is standard output, as when --out is absent.
+  auto dash = run_process({metaguard_exe(), "scan", checkpoint, "--out", "-"});
+  auto plain = run_process({metaguard_exe(), "scan", checkpoint});
+  CHECK(dash.exit_code == 0);
+  CHECK(dash.out == plain.out);
+  CHECK_FALSE(dash.out.empty());
+}

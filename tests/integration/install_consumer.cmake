@@ -30,4 +30,11 @@ execute_process(COMMAND "${prefix}/bin/metaguard" --version RESULT_VARIABLE rc O
 if(NOT rc EQUAL 0 OR NOT out MATCHES "^metaguard ")
   message(FATAL_ERROR "installed metaguard --version failed: ${out}")
 endif()
+# The installed tree is self-contained: from a folder with no fixtures, `regress` finds the
+# shipped scenarios, models and checkpoints under share/metaguard and they all pass.
+execute_process(COMMAND "${prefix}/bin/metaguard" regress WORKING_DIRECTORY "${WORK_DIR}"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "[0-9]+ passed, 0 failed")
+  message(FATAL_ERROR "installed metaguard regress failed (${rc}):\n${out}")
+endif()
 file(REMOVE_RECURSE "${WORK_DIR}")

@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "integration/preflight_process.hpp"
 #include "support/run_process.hpp"
 #include "unit/base/checkpoint_test_support.hpp"
 
@@ -24,21 +25,8 @@ namespace {
 
 const std::string kMicro = test::source_path("fixtures/checkpoints/models/micro.pt");
 
-struct Run {
-  int exit_code;
-  json report;
-  std::string err;
-};
-
-Run preflight(std::vector<std::string> args) {
-  std::vector<std::string> argv{metaguard_exe(), "preflight", "--format", "json"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto result = run_process(argv, 300);
-  INFO(result.err);
-  REQUIRE_FALSE(result.timed_out);
-  json report = result.out.empty() ? json() : json::parse(result.out);
-  return {result.exit_code, report, result.err};
-}
+using Run = metaguard::test::PreflightRun;
+using metaguard::test::preflight;
 
 // (tensor, rank, phase) of every unrepaired finding with this code.
 std::set<std::tuple<std::string, int, std::string>> found(const json& report, const std::string& code,

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "integration/preflight_process.hpp"
 #include "support/run_process.hpp"
 
 using metaguard::test::metaguard_exe;
@@ -15,21 +16,8 @@ using nlohmann::json;
 
 namespace {
 
-struct Run {
-  int exit_code;
-  json report;
-  std::string err;
-};
-
-Run preflight(std::vector<std::string> args) {
-  std::vector<std::string> argv{metaguard_exe(), "preflight", "--format", "json"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto result = run_process(argv, 300);
-  INFO(result.err);
-  REQUIRE_FALSE(result.timed_out);
-  json report = result.out.empty() ? json() : json::parse(result.out);
-  return {result.exit_code, report, result.err};
-}
+using Run = metaguard::test::PreflightRun;
+using metaguard::test::preflight;
 
 // Findings with this code whose tensor matches the pattern, as (rank, phase) pairs.
 std::set<std::pair<int, std::string>> where_found(const json& report, const std::string& code, const std::string& tensor_regex) {

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/run_process.hpp"
+#include "support/scratch_dir.hpp"
 
 using metaguard::test::metaguard_exe;
 using metaguard::test::run_process;
@@ -20,10 +21,9 @@ namespace {
 
 // A scratch copy of the scenario folder layout: DIR/scenarios/*.json beside DIR/checkpoints.
 struct ScratchScenarios {
-  fs::path root = fs::temp_directory_path() / fs::path("metaguard-regress-" + std::to_string(::getpid()) + "-" +
-                                                       std::to_string(reinterpret_cast<uintptr_t>(this)));
+  metaguard::test::ScratchDir scratch;
+  fs::path root = scratch.path();
   ScratchScenarios() { fs::create_directories(root / "scenarios"); }
-  ~ScratchScenarios() { fs::remove_all(root); }
   std::string dir() const { return (root / "scenarios").string(); }
   void write(const std::string& name, const std::string& text) const {
     std::ofstream(root / "scenarios" / name) << text;
@@ -31,6 +31,15 @@ struct ScratchScenarios {
 };
 
 }  // namespace
+
+TEST_CASE("without DIR, regress finds the shipped scenarios from any working directory", "[regress]") {
+  // --help shows the folder it would run: from '/', the one beside the executable.
+  auto result = run_process({"/bin/sh", "-c", "cd / && exec \"$0\" regress --help", metaguard_exe()});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("(=" + fs::weakly_canonical(source_path("fixtures/scenarios")).string() + ")") !=
+        std::string::npos);
+}
 
 TEST_CASE("the shipped regression harness passes", "[regress]") {
   auto junit = fs::temp_directory_path() / ("metaguard-regress-" + std::to_string(::getpid()) + ".xml");

@@ -10,29 +10,21 @@
 #include "core/errors.hpp"
 #include "core/input_files.hpp"
 #include "report/escaping.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace metaguard;
 
 namespace {
 
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / ("metaguard-atomic-" + std::to_string(::getpid()));
-  Scratch() { fs::create_directories(dir); }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using Scratch = metaguard::test::ScratchDir;
+using metaguard::test::slurp;
 
 }  // namespace
 
 TEST_CASE("atomic output replaces a regular file and keeps its permissions", "[core][atomic]") {
   Scratch scratch;
-  const std::string file = scratch.path("report.txt");
+  const std::string file = scratch.file("report.txt");
   write_file_atomically(file, "old");
   ::chmod(file.c_str(), 0600);
   write_file_atomically(file, "new");
@@ -40,13 +32,13 @@ TEST_CASE("atomic output replaces a regular file and keeps its permissions", "[c
   struct stat info {};
   REQUIRE(::stat(file.c_str(), &info) == 0);
   CHECK((info.st_mode & 0777) == 0600);
-  CHECK(std::distance(fs::directory_iterator(scratch.dir), fs::directory_iterator{}) == 1);  // no temp left
+  CHECK(std::distance(fs::directory_iterator(scratch.path()), fs::directory_iterator{}) == 1);  // no temp left
 }
 
 TEST_CASE("atomic output through a symbolic link replaces the target, not the link", "[core][atomic]") {
   Scratch scratch;
-  const std::string target = scratch.path("target.txt");
-  const std::string link = scratch.path("link.txt");
+  const std::string target = scratch.file("target.txt");
+  const std::string link = scratch.file("link.txt");
   write_file_atomically(target, "old");
   fs::create_symlink("target.txt", link);
   write_file_atomically(link, "new");
@@ -68,13 +60,13 @@ TEST_CASE("atomic output writes into devices instead of replacing the node", "[c
 
 TEST_CASE("files read as input are remembered by identity", "[core][atomic]") {
   Scratch scratch;
-  const std::string input = scratch.path("input.json");
+  const std::string input = scratch.file("input.json");
   write_file_atomically(input, "{}");
   CHECK(read_file(input) == "{}");  // reading notes it as an input
   CHECK(is_input_file(input));
-  CHECK_FALSE(is_input_file(scratch.path("never-written.json")));
-  fs::create_symlink("input.json", scratch.path("link.json"));
-  CHECK(is_input_file(scratch.path("link.json")));
+  CHECK_FALSE(is_input_file(scratch.file("never-written.json")));
+  fs::create_symlink("input.json", scratch.file("link.json"));
+  CHECK(is_input_file(scratch.file("link.json")));
 }
 
 TEST_CASE("printable text shows control characters instead of obeying them", "[report][escaping]") {
