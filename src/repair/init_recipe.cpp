@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/hashing.hpp"
+#include "repair/normal_sampler.hpp"
 
 namespace metaguard {
 
@@ -47,8 +48,11 @@ void fill_chunk(torch::Tensor chunk, const InitRecipe& recipe, uint64_t seed) {
       break;
     }
     case InitRecipe::Kind::Normal: {
-      auto generator = at::detail::createCPUGenerator(seed);
-      chunk.normal_(recipe.a, recipe.b, generator);
+      // Drawn in float32 (the chunk is contiguous), converted when the tensor is another type.
+      NormalSampler sampler(seed);
+      torch::Tensor values = chunk.scalar_type() == torch::kFloat ? chunk : torch::empty({chunk.numel()}, torch::kFloat);
+      sampler.fill(values.data_ptr<float>(), values.numel(), static_cast<float>(recipe.a), static_cast<float>(recipe.b));
+      if (!values.is_same(chunk)) chunk.copy_(values);
       break;
     }
     default: break;

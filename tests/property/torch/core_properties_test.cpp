@@ -1,5 +1,6 @@
 // Properties of the core over random module trees (issue "Foundation", tests 1-4).
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -8,6 +9,7 @@
 
 #include "checks/registry.hpp"
 #include "guard/guard.hpp"
+#include "repair/normal_sampler.hpp"
 #include "support/random_tree.hpp"
 #include "walk/module_walker.hpp"
 
@@ -172,5 +174,18 @@ TEST_CASE("repair is deterministic across thread counts and tensor order", "[pro
       RC_ASSERT(it != many.entries.end());
       RC_ASSERT(torch::equal(entry.tensor, it->tensor));
     }
+  });
+}
+
+TEST_CASE("normal samples do not depend on how many are asked for", "[property][repair]") {
+  rc::prop("fill(n) is the first n values of fill(n + k), all finite", [] {
+    const auto seed = *rc::gen::arbitrary<uint64_t>();
+    const auto n = *rc::gen::inRange<int64_t>(0, 5000);
+    const auto k = *rc::gen::inRange<int64_t>(0, 100);
+    std::vector<float> shorter(static_cast<size_t>(n)), longer(static_cast<size_t>(n + k));
+    NormalSampler(seed).fill(shorter.data(), n, 0, 1);
+    NormalSampler(seed).fill(longer.data(), n + k, 0, 1);
+    RC_ASSERT(std::equal(shorter.begin(), shorter.end(), longer.begin()));
+    RC_ASSERT(std::all_of(longer.begin(), longer.end(), [](float v) { return std::isfinite(v); }));
   });
 }
