@@ -22,6 +22,15 @@ bool recipe_matches(const torch::Tensor& tensor, const DerivedRecipe& recipe) {
   return torch::equal(expected.to(tensor.scalar_type()), tensor);
 }
 
+// Runs work(w, workers) for w in [0, workers): w = 0 on the calling thread.
+template <typename Work>
+void run_split(int workers, const Work& work) {
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; ++w) pool.emplace_back([&work, w, workers] { work(w, workers); });
+  work(0, workers);
+  for (auto& thread : pool) thread.join();
+}
+
 // Device::str() formats through a stream; the common devices have fixed names.
 std::string device_name(const torch::Device& device) {
   if (device.is_cpu()) return "cpu";
@@ -189,27 +198,27 @@ TensorRecord ModuleWalker::describe(const LiveTensor& live, const SnapshotOption
 
 Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
   if (!refresh_handles()) rewalk();
-  std::vector<TensorRecord> records;
-  records.reserve(tensors_.size());
   std::vector<size_t> live_index;
   live_index.reserve(tensors_.size());
   for (size_t i = 0; i < tensors_.size(); ++i) {
-    if (!tensors_[i].tensor.defined()) continue;
-    records.push_back(describe(tensors_[i], options));
-    live_index.push_back(i);
+    if (tensors_[i].tensor.defined()) live_index.push_back(i);
   }
+  std::vector<TensorRecord> records(live_index.size());
+  const int describers = live_index.size() >= kParallelDescribeTensors ? std::max(1, options.describe_threads) : 1;
+  run_split(describers, [&](size_t first, size_t step) {
+    // Contiguous blocks: each thread writes its own stretch of records.
+    const size_t block = (records.size() + step - 1) / step;
+    for (size_t k = first * block; k < std::min(records.size(), (first + 1) * block); ++k) {
+      records[k] = describe(tensors_[live_index[k]], options);
+    }
+  });
   if (options.hash_contents && !(tracker_ && tracker_->dry_run())) {
     // Tensors are hashed independently, so the split over threads changes nothing.
-    auto hash_range = [&](size_t first, size_t step) {
+    run_split(std::max(1, options.threads), [&](size_t first, size_t step) {
       for (size_t k = first; k < records.size(); k += step) {
         if (records[k].has_data()) records[k].content_hash = content_hash(tensors_[live_index[k]].tensor);
       }
-    };
-    size_t workers = static_cast<size_t>(std::max(1, options.threads));
-    std::vector<std::thread> pool;
-    for (size_t w = 1; w < workers; ++w) pool.emplace_back(hash_range, w, workers);
-    hash_range(0, workers);
-    for (auto& thread : pool) thread.join();
+    });
   }
   // Storage ids: when every tensor still has the storage it had at the last snapshot (the
   // usual case between phases), the last ids are still right; otherwise number them again.

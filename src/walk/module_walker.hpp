@@ -38,7 +38,13 @@ struct SnapshotOptions {
   bool verify_derived = false;  // recompute derived recipes and compare: O(bytes of those)
   bool hash_contents = false;   // hash every tensor with data: O(bytes), parallel
   int threads = 1;
+  // Threads that describe a large tree (at least kParallelDescribeTensors tensors); each
+  // record is independent of the others, so the split changes nothing in the result.
+  int describe_threads = 2;
 };
+
+// Below this many tensors, a second thread costs more than it saves.
+inline constexpr size_t kParallelDescribeTensors = 4096;
 
 // Lists every parameter, buffer (persistent or not) and declared cache of a module tree.
 // The first walk learns the names; later snapshots re-read each module's registry by

@@ -31,6 +31,41 @@ struct Sample : torch::nn::Module, TensorDeclarations {
 
 }  // namespace
 
+TEST_CASE("walker: a large tree described on two threads equals the one-thread description", "[walk]") {
+  // Enough tensors to take the parallel path, with every kind, meta and cpu, and a tie.
+  torch::nn::Module root;
+  for (int m = 0; m < 1100; ++m) {
+    auto child = std::make_shared<Sample>(m % 3 == 0 ? torch::Device(torch::kMeta) : torch::Device(torch::kCPU));
+    root.register_module("s" + std::to_string(m), child);
+  }
+  auto tie = root.register_module("tie", std::make_shared<torch::nn::Module>());
+  tie->register_parameter("w", root.named_parameters()["s1.weight"]);
+  ModuleWalker walker(root);
+  SnapshotOptions serial;
+  serial.describe_threads = 1;
+  SnapshotOptions parallel;
+  parallel.describe_threads = 2;
+  Inventory one = walker.snapshot(serial);
+  Inventory two = walker.snapshot(parallel);
+  REQUIRE(one.size() >= kParallelDescribeTensors);
+  REQUIRE(one.size() == two.size());
+  for (size_t i = 0; i < one.size(); ++i) {
+    const TensorRecord& a = one.tensors()[i];
+    const TensorRecord& b = two.tensors()[i];
+    INFO(a.name);
+    CHECK(a.name == b.name);
+    CHECK(a.kind == b.kind);
+    CHECK(a.dtype == b.dtype);
+    CHECK(a.shape == b.shape);
+    CHECK(a.device == b.device);
+    CHECK(a.storage == b.storage);
+    CHECK(a.derived == b.derived);
+    CHECK(a.requires_grad == b.requires_grad);
+    CHECK(a.tensor_key == b.tensor_key);
+  }
+  CHECK(one.find("tie.w")->storage == one.find("s1.weight")->storage);
+}
+
 TEST_CASE("walker: kinds, derived flags and declared caches", "[walk]") {
   Sample sample(torch::kMeta);
   ModuleWalker walker(sample);
