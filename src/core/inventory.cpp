@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/hashing.hpp"
+
 namespace metaguard {
 
 const TensorRecord* Inventory::find(std::string_view name) const {
@@ -31,15 +33,21 @@ std::vector<std::vector<std::string>> Inventory::shared_storage_groups() const {
 }
 
 void Inventory::assign_storage_ids() {
-  std::unordered_map<uint64_t, size_t> id_of_key;
-  id_of_key.reserve(tensors_.size());
+  // Open addressing in one power-of-two table (at most half full): no allocation per
+  // storage, which matters on the first walk of a large tree.
+  size_t capacity = 16;
+  while (capacity < 2 * tensors_.size()) capacity *= 2;
+  std::vector<std::pair<uint64_t, size_t>> slots(capacity, {0, 0});
+  size_t next_id = 0;
   for (auto& record : tensors_) {
     if (record.storage_key == 0) {
       record.storage.reset();
       continue;
     }
-    auto [it, inserted] = id_of_key.emplace(record.storage_key, id_of_key.size());
-    record.storage = "s" + std::to_string(it->second);
+    size_t at = mix64(record.storage_key) & (capacity - 1);
+    while (slots[at].first != 0 && slots[at].first != record.storage_key) at = (at + 1) & (capacity - 1);
+    if (slots[at].first == 0) slots[at] = {record.storage_key, next_id++};
+    record.storage = "s" + std::to_string(slots[at].second);
   }
 }
 

@@ -160,9 +160,8 @@ LiveTensor* ModuleWalker::find(const std::string& name) {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-TensorRecord ModuleWalker::describe(const LiveTensor& live, const SnapshotOptions& options) const {
+void ModuleWalker::describe(const LiveTensor& live, const SnapshotOptions& options, TensorRecord& r) const {
   const torch::Tensor& t = live.tensor;
-  TensorRecord r;
   r.name = live.name;
   r.kind = live.kind;
   r.dtype = dtype_name(t.scalar_type());
@@ -187,13 +186,12 @@ TensorRecord ModuleWalker::describe(const LiveTensor& live, const SnapshotOption
       if (state->written && state->content_key != 0) r.content_hash = state->content_key;
       if (r.derived && state->written) r.derived_current = state->written_by == "recompute";
     }
-    return r;
+    return;
   }
   r.uninitialized = tracker_ && tracker_->is_unwritten(t);
   if (options.verify_derived && r.derived && !r.is_meta() && !r.uninitialized) {
     r.derived_current = recipe_matches(t, *live.derived_recipe());
   }
-  return r;
 }
 
 Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
@@ -209,7 +207,7 @@ Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
     // Contiguous blocks: each thread writes its own stretch of records.
     const size_t block = (records.size() + step - 1) / step;
     for (size_t k = first * block; k < std::min(records.size(), (first + 1) * block); ++k) {
-      records[k] = describe(tensors_[live_index[k]], options);
+      describe(tensors_[live_index[k]], options, records[k]);
     }
   });
   if (options.hash_contents && !(tracker_ && tracker_->dry_run())) {

@@ -73,7 +73,8 @@ class ModuleWalker {
   };
 
   bool refresh_handles();
-  TensorRecord describe(const LiveTensor& live, const SnapshotOptions& options) const;
+  // Fills a default-constructed record in place (no temporary to move).
+  void describe(const LiveTensor& live, const SnapshotOptions& options, TensorRecord& r) const;
 
   torch::nn::Module& root_;
   const TensorStateTracker* tracker_;
