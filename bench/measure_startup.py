@@ -18,6 +18,9 @@ COMMANDS = {
     "metaguard scan (small checkpoint)": ["build/metaguard", "scan", "fixtures/checkpoints/good/tied.pt"],
     "metaguard explain (report)": ["build/metaguard", "explain", "reports/preflight-lora-ind-meta/report.json"],
     "metaguard preflight (micro, 2 ranks)": ["build/metaguard", "preflight"],
+    "metaguard preflight (llama-2-70b, 8 ranks, text to file)": [
+        "build/metaguard", "preflight", "--model", "llama-2-70b", "--world-size", "8",
+        "--out", "/tmp/metaguard-bench-70b.txt"],
     "metaguard preflight (llama-2-70b, 8 ranks, json to file)": [
         "build/metaguard", "preflight", "--model", "llama-2-70b", "--world-size", "8",
         "--format", "json", "--out", "/tmp/metaguard-bench-70b.json"],

@@ -156,8 +156,9 @@ Report run_preflight(const PreflightOptions& options) {
       GuardExtras extras;
       if (cross_rank) extras.ranks = &pointers;
       checked_point(*ranks[r], phase, needs, extras);
-      // Later ranks compare against this rank's state as it is now, repairs included.
-      if (cross_rank) snapshots[r] = ranks[r]->walker().snapshot();
+      // Later ranks compare against this rank's state as it is now, repairs included
+      // (without --repair, a check changes nothing).
+      if (cross_rank && options.repair) snapshots[r] = ranks[r]->walker().snapshot();
     }
   };
 
