@@ -170,9 +170,11 @@ json finding_to_json(const Finding& finding) {
   return out;
 }
 
-json report_to_json(const Report& report) {
-  json tensors = json::array();
-  for (const auto& tensor : report.tensors) tensors.push_back(tensor_to_json(tensor));
+json report_to_json(const Report& report, bool include_tensors) {
+  json tensors = include_tensors ? json::array() : json(nullptr);
+  if (include_tensors) {
+    for (const auto& tensor : report.tensors) tensors.push_back(tensor_to_json(tensor));
+  }
   json findings = json::array();
   for (const auto& finding : report.findings) findings.push_back(finding_to_json(finding));
   Summary summary = report.summary();

@@ -8,7 +8,8 @@
 namespace metaguard {
 
 // CONTRACT.md's report schema, both ways.
-nlohmann::json report_to_json(const Report& report);
+// With include_tensors false, "tensors" is null: JsonRenderer prints them itself.
+nlohmann::json report_to_json(const Report& report, bool include_tensors = true);
 nlohmann::json tensor_to_json(const TensorRecord& tensor);
 nlohmann::json finding_to_json(const Finding& finding);
 

@@ -1,4 +1,6 @@
 // A JSON report parses back to the same findings and summary (issue "Foundation", test 5).
+#include <cmath>
+
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
@@ -86,5 +88,54 @@ TEST_CASE("a JSON report parses back to the same tensors, findings and summary",
     auto document = nlohmann::json::parse(text);
     RC_ASSERT(document["summary"]["errors"].get<int64_t>() == report.summary().errors);
     RC_ASSERT(document["schema"] == "metaguard.report/1");
+  });
+}
+
+namespace {
+
+// Any bytes: control characters, valid multi-byte UTF-8 and invalid sequences included.
+rc::Gen<std::string> gen_any_text() {
+  return rc::gen::container<std::string>(rc::gen::oneOf(
+      rc::gen::inRange<char>(0, 127), rc::gen::element<char>('\x7f', '"', '\\'),
+      rc::gen::element<char>('\xc3', '\xa9', '\xe6', '\x97', '\xa5', '\xff', '\x80', '\xf0')));
+}
+
+rc::Gen<double> gen_number() {
+  return rc::gen::oneOf(rc::gen::element(0.0, -0.0, 1.0, 0.1, 1e-7, 1e17, 2.5e300, std::nan(""), HUGE_VAL),
+                        rc::gen::map(rc::gen::arbitrary<int>(), [](int i) { return i / 7.0; }));
+}
+
+}  // namespace
+
+TEST_CASE("the JSON renderer prints byte for byte what nlohmann prints for the same report", "[property][report]") {
+  rc::prop("JsonRenderer().render(r) == report_to_json(r).dump(2) + newline", [] {
+    Report report;
+    report.command = *rc::gen::element<std::string>("scan", "preflight", "train");
+    report.source = *gen_any_text();
+    report.tensors = *rc::gen::container<std::vector<TensorRecord>>(rc::gen::exec([] {
+      TensorRecord t = *gen_tensor();
+      t.name = *gen_any_text();
+      if (!t.provenance.empty()) t.provenance.back().detail = *rc::gen::element<std::string>("", "by recipe", "\x01\xff");
+      if (*rc::gen::arbitrary<bool>()) t.rank = *rc::gen::inRange(0, 8);
+      t.derived = *rc::gen::arbitrary<bool>();
+      if (*rc::gen::arbitrary<bool>()) t.content_hash = *rc::gen::arbitrary<uint64_t>();
+      return t;
+    }));
+    report.findings = *rc::gen::container<std::vector<Finding>>(gen_finding());
+    if (*rc::gen::arbitrary<bool>()) {
+      TrainingInfo training;
+      training.losses = *rc::gen::container<std::vector<double>>(gen_number());
+      if (*rc::gen::arbitrary<bool>()) training.final_loss = *gen_number();
+      training.tokens_per_s = *gen_number();
+      report.training = training;
+    }
+    report.extra["memory"] = {{"rank0", {{"cpu", *rc::gen::arbitrary<int64_t>()}, {"share", *gen_number()}}},
+                              {"empty", nlohmann::json::object()},
+                              {"list", nlohmann::json::array({*gen_any_text(), nullptr, true, *rc::gen::arbitrary<uint64_t>()})}};
+    if (*rc::gen::arbitrary<bool>()) report.extra["a_first"] = nlohmann::json::array();
+
+    const std::string expected =
+        report_to_json(report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    RC_ASSERT(JsonRenderer().render(report) == expected);
   });
 }
