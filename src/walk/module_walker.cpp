@@ -202,7 +202,7 @@ Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
     if (tensors_[i].tensor.defined()) live_index.push_back(i);
   }
   std::vector<TensorRecord> records(live_index.size());
-  const int describers = live_index.size() >= kParallelDescribeTensors ? std::max(1, options.describe_threads) : 1;
+  const int describers = live_index.size() >= kParallelWalkTensors ? std::max(1, options.describe_threads) : 1;
   run_split(describers, [&](size_t first, size_t step) {
     // Contiguous blocks: each thread writes its own stretch of records.
     const size_t block = (records.size() + step - 1) / step;

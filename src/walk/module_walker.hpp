@@ -38,13 +38,15 @@ struct SnapshotOptions {
   bool verify_derived = false;  // recompute derived recipes and compare: O(bytes of those)
   bool hash_contents = false;   // hash every tensor with data: O(bytes), parallel
   int threads = 1;
-  // Threads that describe a large tree (at least kParallelDescribeTensors tensors); each
+  // Threads that describe a large tree (at least kParallelWalkTensors tensors); each
   // record is independent of the others, so the split changes nothing in the result.
   int describe_threads = 2;
 };
 
-// Below this many tensors, a second thread costs more than it saves.
-inline constexpr size_t kParallelDescribeTensors = 4096;
+// From this many tensors on, a snapshot describes them on a second thread; below, it
+// costs more than it saves. (The walk itself stays on one thread: it spends its time
+// touching fresh memory, which a second thread does not speed up.)
+inline constexpr size_t kParallelWalkTensors = 4096;
 
 // Lists every parameter, buffer (persistent or not) and declared cache of a module tree.
 // The first walk learns the names; later snapshots re-read each module's registry by

@@ -31,7 +31,7 @@ struct Sample : torch::nn::Module, TensorDeclarations {
 
 }  // namespace
 
-TEST_CASE("walker: a large tree described on two threads equals the one-thread description", "[walk]") {
+TEST_CASE("walker: a large tree walked and described on two threads equals the one-thread result", "[walk]") {
   // Enough tensors to take the parallel path, with every kind, meta and cpu, and a tie.
   torch::nn::Module root;
   for (int m = 0; m < 1100; ++m) {
@@ -47,7 +47,7 @@ TEST_CASE("walker: a large tree described on two threads equals the one-thread d
   parallel.describe_threads = 2;
   Inventory one = walker.snapshot(serial);
   Inventory two = walker.snapshot(parallel);
-  REQUIRE(one.size() >= kParallelDescribeTensors);
+  REQUIRE(one.size() >= kParallelWalkTensors);
   REQUIRE(one.size() == two.size());
   for (size_t i = 0; i < one.size(); ++i) {
     const TensorRecord& a = one.tensors()[i];
@@ -64,6 +64,15 @@ TEST_CASE("walker: a large tree described on two threads equals the one-thread d
     CHECK(a.tensor_key == b.tensor_key);
   }
   CHECK(one.find("tie.w")->storage == one.find("s1.weight")->storage);
+  // The two-thread walk keeps named_parameters() then named_buffers() order; caches last.
+  std::vector<std::string> expected;
+  for (const auto& item : root.named_parameters()) expected.push_back(item.key());
+  for (const auto& item : root.named_buffers()) expected.push_back(item.key());
+  std::vector<std::string> walked;
+  for (const auto& live : walker.tensors()) walked.push_back(live.name);
+  REQUIRE(walked.size() == expected.size() + 1100);  // one declared cache per Sample
+  CHECK(std::equal(expected.begin(), expected.end(), walked.begin()));
+  CHECK(walked.back() == "s1099.cache");
 }
 
 TEST_CASE("walker: kinds, derived flags and declared caches", "[walk]") {
