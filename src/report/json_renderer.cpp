@@ -13,8 +13,7 @@ namespace {
 void write_tensor(JsonTextWriter& out, const TensorRecord& tensor) {
   out.begin_object();
   if (tensor.content_hash) {
-    out.key("content_hash");
-    out.string(fmt::format("{:016x}", *tensor.content_hash));
+    out.member("content_hash", fmt::format("{:016x}", *tensor.content_hash));
   }
   out.key("contiguous");
   out.boolean(tensor.contiguous);
@@ -22,38 +21,27 @@ void write_tensor(JsonTextWriter& out, const TensorRecord& tensor) {
     out.key("derived");
     out.boolean(true);
   }
-  out.key("device");
-  out.string(tensor.device);
-  out.key("dtype");
-  out.string(tensor.dtype);
-  out.key("kind");
-  out.string(to_string(tensor.kind));
-  out.key("name");
-  out.string(tensor.name);
-  out.key("nbytes");
-  out.integer(tensor.nbytes);
-  out.key("numel");
-  out.integer(tensor.numel);
+  out.member("device", tensor.device);
+  out.member("dtype", tensor.dtype);
+  out.member("kind", to_string(tensor.kind));
+  out.member("name", tensor.name);
+  out.member("nbytes", tensor.nbytes);
+  out.member("numel", tensor.numel);
   out.key("provenance");
   out.begin_array();
   for (const auto& event : tensor.provenance) {
     out.begin_object();
     if (!event.detail.empty()) {
-      out.key("detail");
-      out.string(event.detail);
+      out.member("detail", event.detail);
     }
-    out.key("device");
-    out.string(event.device);
-    out.key("event");
-    out.string(event.event);
-    out.key("phase");
-    out.string(event.phase);
+    out.member("device", event.device);
+    out.member("event", event.event);
+    out.member("phase", event.phase);
     out.end_object();
   }
   out.end_array();
   if (tensor.rank) {
-    out.key("rank");
-    out.integer(*tensor.rank);
+    out.member("rank", int64_t{*tensor.rank});
   }
   out.key("requires_grad");
   if (tensor.requires_grad) {
@@ -71,8 +59,7 @@ void write_tensor(JsonTextWriter& out, const TensorRecord& tensor) {
   } else {
     out.null();
   }
-  out.key("storage_offset");
-  out.integer(tensor.storage_offset);
+  out.member("storage_offset", tensor.storage_offset);
   if (tensor.uninitialized) {
     out.key("uninitialized");
     out.boolean(true);

@@ -59,39 +59,27 @@ void JsonTextWriter::key(std::string_view name) {
   after_key_ = true;
 }
 
-void JsonTextWriter::begin_object() {
+void JsonTextWriter::open(char bracket) {
   before_value();
-  out_ += '{';
+  out_ += bracket;
   ++depth_;
   first_ = true;
 }
 
-void JsonTextWriter::end_object() {
+void JsonTextWriter::close(char bracket) {
   --depth_;
-  if (!first_) {
+  if (!first_) {  // an empty container stays on one line: {} or []
     out_ += '\n';
     indent();
   }
-  out_ += '}';
-  first_ = false;
+  out_ += bracket;
+  first_ = false;  // the container just closed is a member of its parent
 }
 
-void JsonTextWriter::begin_array() {
-  before_value();
-  out_ += '[';
-  ++depth_;
-  first_ = true;
-}
-
-void JsonTextWriter::end_array() {
-  --depth_;
-  if (!first_) {
-    out_ += '\n';
-    indent();
-  }
-  out_ += ']';
-  first_ = false;
-}
+void JsonTextWriter::begin_object() { open('{'); }
+void JsonTextWriter::end_object() { close('}'); }
+void JsonTextWriter::begin_array() { open('['); }
+void JsonTextWriter::end_array() { close(']'); }
 
 void JsonTextWriter::string(std::string_view text) {
   before_value();

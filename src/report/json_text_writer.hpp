@@ -26,10 +26,21 @@ class JsonTextWriter {
   void integer(int64_t value);
   void boolean(bool value);
   void null();
+  // key(name) and then the value, for the common members.
+  void member(std::string_view name, std::string_view text) {
+    key(name);
+    string(text);
+  }
+  void member(std::string_view name, int64_t value) {
+    key(name);
+    integer(value);
+  }
   // Any json value (its objects print in nlohmann's own key order), e.g. free-form sections.
   void value(const nlohmann::json& value);
 
  private:
+  void open(char bracket);
+  void close(char bracket);
   void before_value();  // the comma, newline and indent an array element needs
   void append_string(std::string_view text);
   void indent();
