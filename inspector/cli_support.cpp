@@ -52,13 +52,30 @@ uint64_t parse_seed(const std::string& text) {
 
 namespace {
 
-// An empty glob matches nothing and an unclosed '[' only itself (fnmatch takes it
+// Where the character class opening at glob[open] closes, read as fnmatch reads it: a
+// leading '!' or '^' negates, a ']' right after that is a member, a backslash escapes the
+// next character. npos: it never closes.
+size_t class_end(const std::string& glob, size_t open) {
+  size_t at = open + 1;
+  if (at < glob.size() && (glob[at] == '!' || glob[at] == '^')) ++at;
+  if (at < glob.size() && glob[at] == ']') ++at;
+  while (at < glob.size() && glob[at] != ']') at += glob[at] == '\\' ? 2 : 1;
+  return at < glob.size() ? at : std::string::npos;
+}
+
+// An empty glob matches nothing and an unclosed '[' only itself (fnmatch then takes it
 // literally); either is a typo that would silently allow nothing.
 void check_allow_glob(const std::string& glob) {
   if (glob.empty()) throw InputError("--allow: the pattern is empty");
-  const auto open = glob.find('[');
-  if (open != std::string::npos && glob.find(']', open + 1) == std::string::npos) {
-    throw InputError(fmt::format("--allow '{}': '[' opens a character class that is never closed", glob));
+  for (size_t at = 0; at < glob.size(); ++at) {
+    if (glob[at] == '\\') {
+      ++at;  // an escaped character, '[' included, is itself
+    } else if (glob[at] == '[') {
+      at = class_end(glob, at);
+      if (at == std::string::npos) {
+        throw InputError(fmt::format("--allow '{}': '[' opens a character class that is never closed", glob));
+      }
+    }
   }
 }
 

@@ -30,6 +30,6 @@ while read -r folder command; do
   fi
   $metaguard explain "$explain_input" > "reports/$folder/explain.txt" || [[ $? -eq 1 ]]
   # Paths are kept relative to the repository root, as the comparison test blanks them.
-  sed -i "s|$PWD/||g" "reports/$folder"/*
+  sed -i -e "s|$PWD/||g" -e "s|$(pwd -P)/||g" "reports/$folder"/*
 done < reports/cases.txt
 echo "example reports regenerated; review with: git diff reports/"

@@ -1,4 +1,5 @@
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -17,13 +18,15 @@
 namespace metaguard::cli {
 namespace {
 
-// Without a DIR: ./fixtures/scenarios when there is one (a source checkout), otherwise the
-// scenarios metaguard ships (installed beside it, or in the source tree it was built in).
+// Without a DIR: $METAGUARD_SCENARIOS_DIR when set, else ./fixtures/scenarios when there is
+// one (a source checkout), else the scenarios metaguard ships (installed beside it, or in
+// the source tree it was built in).
 std::string default_scenario_dir() {
+  if (const char* env = std::getenv("METAGUARD_SCENARIOS_DIR"); env && *env) return env;
   const std::string local = "fixtures/scenarios";
   std::error_code error;
   if (std::filesystem::is_directory(local, error)) return local;
-  auto shipped = shipped_dirs("scenarios", "METAGUARD_SCENARIOS_DIR");
+  auto shipped = shipped_dirs("scenarios", nullptr);
   return shipped.empty() ? local : shipped.front().string();
 }
 

@@ -61,8 +61,7 @@ nlohmann::json gpt_config_to_json(const GPTConfig& config);
 //   $METAGUARD_MODELS_DIR,
 //   <dir of the running executable>/../share/metaguard/models   (installed layout),
 //   <dir of the running executable>/../fixtures/models          (a build dir inside the source tree),
-//   $METAGUARD_SOURCE_DIR/fixtures/models                       (tests set this),
-//   METAGUARD_DEFAULT_MODELS_DIR, when compiled in.
+//   $METAGUARD_SOURCE_DIR/fixtures/models                       (tests set this).
 // Only directories that exist are returned.
 std::vector<std::filesystem::path> model_search_dirs();
 

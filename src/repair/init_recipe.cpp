@@ -40,6 +40,10 @@ std::string InitRecipe::describe() const {
 
 namespace {
 
+bool is_real_floating(c10::ScalarType type) {
+  return type == torch::kFloat || type == torch::kDouble || type == torch::kHalf || type == torch::kBFloat16;
+}
+
 void fill_chunk(torch::Tensor chunk, const InitRecipe& recipe, uint64_t seed) {
   switch (recipe.kind) {
     case InitRecipe::Kind::Uniform: {
@@ -48,7 +52,13 @@ void fill_chunk(torch::Tensor chunk, const InitRecipe& recipe, uint64_t seed) {
       break;
     }
     case InitRecipe::Kind::Normal: {
-      // Drawn in float32 (the chunk is contiguous), converted when the tensor is another type.
+      if (!is_real_floating(chunk.scalar_type())) {
+        // Complex (or a type normal_ refuses, which it then says): LibTorch's own sampler.
+        auto generator = at::detail::createCPUGenerator(seed);
+        chunk.normal_(recipe.a, recipe.b, generator);
+        break;
+      }
+      // Drawn in float32 (the chunk is contiguous), converted for the other floating types.
       NormalSampler sampler(seed);
       torch::Tensor values = chunk.scalar_type() == torch::kFloat ? chunk : torch::empty({chunk.numel()}, torch::kFloat);
       sampler.fill(values.data_ptr<float>(), values.numel(), static_cast<float>(recipe.a), static_cast<float>(recipe.b));

@@ -1,5 +1,6 @@
 #include "walk/module_walker.hpp"
 
+#include <exception>
 #include <thread>
 
 #include <torch/torch.h>
@@ -22,13 +23,25 @@ bool recipe_matches(const torch::Tensor& tensor, const DerivedRecipe& recipe) {
   return torch::equal(expected.to(tensor.scalar_type()), tensor);
 }
 
-// Runs work(w, workers) for w in [0, workers): w = 0 on the calling thread.
+// Runs work(w, workers) for w in [0, workers), w = 0 on the calling thread. Every thread is
+// joined before the first error (a recipe or a hash that threw) is rethrown.
 template <typename Work>
 void run_split(int workers, const Work& work) {
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(std::max(workers, 1)));
+  auto guarded = [&work, &errors, workers](int w) {
+    try {
+      work(w, workers);
+    } catch (...) {
+      errors[static_cast<size_t>(w)] = std::current_exception();
+    }
+  };
   std::vector<std::thread> pool;
-  for (int w = 1; w < workers; ++w) pool.emplace_back([&work, w, workers] { work(w, workers); });
-  work(0, workers);
+  for (int w = 1; w < workers; ++w) pool.emplace_back(guarded, w);
+  guarded(0);
   for (auto& thread : pool) thread.join();
+  for (const auto& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
 }
 
 // Device::str() formats through a stream; the common devices have fixed names.

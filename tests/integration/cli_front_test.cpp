@@ -86,6 +86,15 @@ TEST_CASE("flag values that would silently do the wrong thing are input errors",
   require_one_error_line(run_process({metaguard_exe(), "train", "--seed", "18446744073709551616"}), "--seed");
   require_one_error_line(run_process({metaguard_exe(), "scan", checkpoint, "--allow", ""}), "--allow");
   require_one_error_line(run_process({metaguard_exe(), "scan", checkpoint, "--allow", "proj.[w"}), "--allow 'proj.[w'");
+  // Read as fnmatch reads them: every '[' is checked; a ']' first in a class is a member.
+  for (const char* unclosed : {"a[0]b[1", "a[]", "a[!]", "a[\\]"}) {
+    require_one_error_line(run_process({metaguard_exe(), "scan", checkpoint, "--allow", unclosed}), "never closed");
+  }
+  for (const char* fine : {"x\\[", "a[]b]", "a[!]b]*", "[[:alpha:]]*", "h.[0-9].attn"}) {
+    auto result = run_process({metaguard_exe(), "scan", checkpoint, "--allow", fine});
+    INFO(fine << ": " << result.err);
+    CHECK(result.exit_code == 0);
+  }
   require_one_error_line(run_process({metaguard_exe(), "scan", checkpoint, "--out", ""}), "--out");
   require_one_error_line(run_process({metaguard_exe(), "scan", checkpoint, checkpoint}), "scan");
 

@@ -75,6 +75,26 @@ TEST_CASE("walker: a large tree walked and described on two threads equals the o
   CHECK(walked.back() == "s1099.cache");
 }
 
+TEST_CASE("walker: an error on the second describing thread reaches the caller", "[walk]") {
+  // A derived recipe that throws, in the half of a large tree the second thread describes.
+  struct Throwing : torch::nn::Module, TensorDeclarations {
+    Throwing() {
+      register_buffer("index", torch::zeros({2}));
+      declare_derived("index", [](const torch::Device&) -> torch::Tensor { throw std::runtime_error("recipe failed"); });
+    }
+  };
+  torch::nn::Module root;
+  for (int m = 0; m < 1100; ++m) root.register_module("s" + std::to_string(m), std::make_shared<Sample>(torch::kCPU));
+  root.register_module("last", std::make_shared<Throwing>());
+  ModuleWalker walker(root);
+  SnapshotOptions options;
+  options.verify_derived = true;
+  REQUIRE(walker.tensors().size() >= kParallelWalkTensors);
+  CHECK_THROWS_WITH(walker.snapshot(options), "recipe failed");
+  options.verify_derived = false;
+  CHECK(walker.snapshot(options).size() == walker.tensors().size());  // and the walker still works
+}
+
 TEST_CASE("walker: kinds, derived flags and declared caches", "[walk]") {
   Sample sample(torch::kMeta);
   ModuleWalker walker(sample);

@@ -71,4 +71,7 @@ TEST_CASE("normal recipe: every floating dtype, the same values whatever the thr
     CHECK(one.to(torch::kDouble).mean().item<double>() == Approx(0.5).margin(0.01));
     CHECK(one.to(torch::kDouble).std().item<double>() == Approx(2.0).margin(0.01));
   }
+  // Integer tensors have no normal values: refused, as LibTorch's normal_ refuses them.
+  torch::Tensor integers = torch::empty({16}, torch::kInt64);
+  CHECK_THROWS(fill_by_recipe(integers, InitRecipe::normal(0, 1), 11, "i", 1));
 }
