@@ -64,6 +64,13 @@ void Trainer::log(const std::string& text) const {
   std::cerr << text << std::endl;
 }
 
+void Trainer::loop_guard_point(const std::string& phase) {
+  phase_ = phase;
+  GuardPointOptions options;
+  options.optimizer = &optimizer_entries_;
+  guard_point(phase, DataNeeds::all(), options);
+}
+
 void Trainer::guard_point(const std::string& phase, DataNeeds needs, const GuardPointOptions& options) {
   std::vector<Finding> findings = guard_->run(phase, needs, options);
   std::map<std::string, int> repaired;
@@ -235,10 +242,7 @@ void Trainer::refresh_optimizer_entries() {
 }
 
 double Trainer::validate(int64_t step) {
-  phase_ = "before-validation";
-  GuardPointOptions options;
-  options.optimizer = &optimizer_entries_;
-  guard_point("before-validation", DataNeeds::all(), options);
+  loop_guard_point("before-validation");
   phase_ = "validation";
   auto start = Clock::now();
 
@@ -275,10 +279,7 @@ double Trainer::validate(int64_t step) {
 }
 
 void Trainer::save(int64_t step) {
-  phase_ = "before-save";
-  GuardPointOptions options;
-  options.optimizer = &optimizer_entries_;
-  guard_point("before-save", DataNeeds::all(), options);
+  loop_guard_point("before-save");
   if (rank_ != 0) return;
   RunState state;
   state.model = setup_.config.name;
@@ -372,10 +373,7 @@ void Trainer::train() {
   auto start = Clock::now();
   for (int64_t step = start_step_; step < o.steps; ++step) {
     if (step == start_step_) {
-      phase_ = "before-forward";
-      GuardPointOptions options;
-      options.optimizer = &optimizer_entries_;
-      guard_point("before-forward", DataNeeds::all(), options);
+      loop_guard_point("before-forward");
     }
     phase_ = "train";
     auto step_start = Clock::now();

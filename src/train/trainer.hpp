@@ -58,6 +58,9 @@ class Trainer {
   void refresh_optimizer_entries();
   // A guard point (CollectiveGuard::run) that also tells what it warned about or repaired.
   void guard_point(const std::string& phase, DataNeeds needs, const GuardPointOptions& options = {});
+  // The guard points of the training loop (before the first forward, each validation, each
+  // save): every tensor needs its data, and the optimizer's references are checked too.
+  void loop_guard_point(const std::string& phase);
 
   TrainingInfo training_info() const;
   Report rank_report(int exit_code, const std::string& error) const;

@@ -88,6 +88,15 @@ void flip_byte(const std::string& path, uint64_t offset) {
   file.write(&c, 1);
 }
 
+// Small's parameters a and b and its persistent buffer running, right shapes, float32.
+void write_full_checkpoint(const std::string& path) {
+  PlainCheckpoint checkpoint;
+  checkpoint.add("a", "float32", {2, 3}, float_bytes(iota(6)));
+  checkpoint.add("b", "float32", {4}, float_bytes(iota(4)));
+  checkpoint.add("running", "float32", {3}, float_bytes(iota(3)));
+  checkpoint.write(path);
+}
+
 }  // namespace
 
 TEST_CASE("load findings: missing, unexpected, shape and dtype, with rank and phase", "[load]") {
@@ -252,11 +261,7 @@ TEST_CASE("load: a file cut short is an input error, not a crash", "[load]") {
 TEST_CASE("load: hidden keys are missing, and tensors not selected are neither loaded nor reported", "[load]") {
   test::TempDir dir;
   const std::string path = dir.file("full.pt");
-  PlainCheckpoint checkpoint;
-  checkpoint.add("a", "float32", {2, 3}, float_bytes(iota(6)));
-  checkpoint.add("b", "float32", {4}, float_bytes(iota(4)));
-  checkpoint.add("running", "float32", {3}, float_bytes(iota(3)));
-  checkpoint.write(path);
+  write_full_checkpoint(path);
   CheckpointFile file = CheckpointFile::open(path);
   Small small(torch::kMeta);
   TensorStateTracker tracker;
@@ -274,11 +279,7 @@ TEST_CASE("load: hidden keys are missing, and tensors not selected are neither l
 TEST_CASE("load: dry-run content keys stand for the values", "[load]") {
   test::TempDir dir;
   const std::string path = dir.file("keys.pt");
-  PlainCheckpoint checkpoint;
-  checkpoint.add("a", "float32", {2, 3}, float_bytes(iota(6)));
-  checkpoint.add("b", "float32", {4}, float_bytes(iota(4)));
-  checkpoint.add("running", "float32", {3}, float_bytes(iota(3)));
-  checkpoint.write(path);
+  write_full_checkpoint(path);
   CheckpointFile file = CheckpointFile::open(path);
   auto keys_of = [&](Small& small) {
     TensorStateTracker tracker(true);
