@@ -31,14 +31,6 @@ void deliver_output(const std::string& out, const std::string& text) {
   }
 }
 
-namespace {
-// Notifiers are plain functions: GCC 12 warns of an uninitialized copy when boost::function
-// holds a lambda without captures.
-void check_seed(const std::string& text) { parse_seed(text); }
-}  // namespace
-
-po::typed_value<std::string>* seed_value(std::string* text) { return po::value(text)->notifier(&check_seed); }
-
 uint64_t parse_seed(const std::string& text) {
   const bool digits = !text.empty() && text.size() <= 20 &&
                       std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -79,6 +71,8 @@ void check_allow_glob(const std::string& glob) {
   }
 }
 
+// A plain function, not a lambda: GCC 12 warns of an uninitialized copy when
+// boost::function holds a lambda without captures.
 void check_allow_globs(const std::vector<std::string>& globs) {
   for (const auto& glob : globs) check_allow_glob(glob);
 }

@@ -28,8 +28,8 @@ po::typed_value<std::string>* output_path_value(std::string* out);
 // empty, to standard output.
 void deliver_output(const std::string& out, const std::string& text);
 
-// A run seed: a decimal number from 0 to 2^64-1 ("-1" would otherwise wrap around).
-po::typed_value<std::string>* seed_value(std::string* text);
+// A run seed, taken as text from the command line: a decimal number from 0 to 2^64-1
+// (Boost would read "-1" into an unsigned as 2^64-1).
 uint64_t parse_seed(const std::string& text);
 
 // --allow GLOB (repeatable), each checked when parsed: see check_allow_glob.

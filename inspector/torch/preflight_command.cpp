@@ -27,7 +27,7 @@ int run_preflight(const std::vector<std::string>& args) {
        fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
       ("offload", po::value(&options.offload)->composing(), "keep tensors matching this glob on meta on purpose (repeatable; pair with --allow)")
       ("repair", po::bool_switch(&options.repair), "repair at every guard point and check again")
-      ("seed", seed_value(&seed)->default_value(seed), "run seed for init recipes")
+      ("seed", po::value(&seed)->default_value(seed), "run seed for init recipes")
       ("threads", po::value(&options.threads)->default_value(options.threads), "threads for materialization and hashing");
   add_output_options(flags, output, /*with_allow=*/true);
   po::variables_map values;

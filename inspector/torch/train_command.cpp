@@ -90,7 +90,7 @@ int run_train(const std::vector<std::string>& args) {
       ("on-meta", po::value(&o.on_meta)->default_value(o.on_meta), "at every guard point: off, warn, fail or repair")
       ("inject", po::value(&o.inject)->composing(),
        fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
-      ("seed", seed_value(&seed)->default_value(seed), "run seed: initialization, data order, dropout")
+      ("seed", po::value(&seed)->default_value(seed), "run seed: initialization, data order, dropout")
       ("checkpoint", po::value(&o.checkpoint), "base weights rank 0 loads at the load phase (torch.save zip or safetensors; LoRA models map base keys)")
       ("out", po::value(&o.out), "run directory: rank<k>.json, report.json, run.json and checkpoints")
       ("resume", po::value(&o.resume), "continue the run whose --out directory this is (exactly where it stopped)")
