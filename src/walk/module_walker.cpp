@@ -201,7 +201,7 @@ void ModuleWalker::describe(const LiveTensor& live, const SnapshotOptions& optio
     }
     return;
   }
-  r.uninitialized = tracker_ && tracker_->is_unwritten(t);
+  r.uninitialized = tracker_ && tracker_->is_unwritten(t, state);
   if (options.verify_derived && r.derived && !r.is_meta() && !r.uninitialized) {
     r.derived_current = recipe_matches(t, *live.derived_recipe());
   }

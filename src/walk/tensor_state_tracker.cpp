@@ -36,7 +36,10 @@ std::optional<TensorStateTracker::State> TensorStateTracker::state_of(const torc
 }
 
 bool TensorStateTracker::is_unwritten(const torch::Tensor& tensor) const {
-  auto state = state_of(tensor);
+  return is_unwritten(tensor, state_of(tensor));
+}
+
+bool TensorStateTracker::is_unwritten(const torch::Tensor& tensor, const std::optional<State>& state) const {
   if (!state || state->written) return false;
   if (dry_run_) return true;
   return tensor._version() == state->version_at_allocation;

@@ -41,6 +41,8 @@ class TensorStateTracker {
   std::optional<State> state_of(const torch::Tensor& tensor) const;
   // Real mode: allocated by materialization and not written since.
   bool is_unwritten(const torch::Tensor& tensor) const;
+  // The same from a state_of(tensor) the caller already holds (one lookup, not two).
+  bool is_unwritten(const torch::Tensor& tensor, const std::optional<State>& state) const;
 
  private:
   struct Entry {
