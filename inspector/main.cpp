@@ -59,6 +59,12 @@ int main(int argc, char** argv) {
   }
   if (first == "--version") {
     std::cout << "metaguard " << METAGUARD_VERSION << "\n";
+#ifdef METAGUARD_LIBTORCH
+    std::cout << "built with " << METAGUARD_LIBTORCH << "\n"
+              << "collective backends: " << METAGUARD_BACKENDS << "\n";
+#else
+    std::cout << "built without LibTorch (preflight and train unavailable)\n";
+#endif
     return 0;
   }
   for (const auto& command : command_table()) {

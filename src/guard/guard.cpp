@@ -1,6 +1,7 @@
 #include "guard/guard.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 
 #include "checks/registry.hpp"
 

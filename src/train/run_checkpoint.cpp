@@ -4,10 +4,12 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 #include <torch/torch.h>
 
 #include "checkpoint/checkpoint_reader.hpp"
 #include "checkpoint/checkpoint_writer.hpp"
+#include "compat/torch_compat.hpp"
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
 #include "model/gpt.hpp"
@@ -83,7 +85,7 @@ void RunCheckpoint::save(const std::string& dir, RunState state, const NamedTens
 
   NamedTensors moments;
   for (const auto& [name, parameter] : trainable) {
-    auto it = optimizer.state().find(c10::guts::to_string(parameter.unsafeGetTensorImpl()));
+    auto it = optimizer.state().find(compat::optimizer_state_key(parameter));
     if (it == optimizer.state().end()) continue;  // never stepped
     const auto& adam = static_cast<const torch::optim::AdamWParamState&>(*it->second);
     moments.emplace_back("exp_avg." + name, adam.exp_avg());
@@ -115,7 +117,8 @@ RunState RunCheckpoint::read(const std::string& dir, const std::string& flag) {
   return RunState::from_json(document, fmt::format("{} '{}'", flag, path));
 }
 
-std::vector<std::string> RunCheckpoint::load_weights(const std::string& dir, const RunState& state, RankSession& session) {
+std::vector<std::string> RunCheckpoint::load_weights(const std::string& dir, const RunState& state, RankSession& session,
+                                                     torch::Device device) {
   const std::string path = (fs::path(dir) / state.weights).string();
   auto saved = read_named(path);
   session.walker().snapshot();
@@ -139,7 +142,7 @@ std::vector<std::string> RunCheckpoint::load_weights(const std::string& dir, con
                                    dtype_name(live.tensor.scalar_type()), fmt::join(live.tensor.sizes(), "x")));
     }
     if (live.tensor.is_meta()) {
-      swap_in_place(live.tensor, torch::empty(live.tensor.sizes(), live.tensor.options().device(torch::kCPU)));
+      swap_in_place(live.tensor, torch::empty(live.tensor.sizes(), live.tensor.options().device(device)));
       session.tracker().mark_allocated(live.tensor, live.tensor.device().str());
     }
     live.tensor.copy_(value);
@@ -174,7 +177,7 @@ void RunCheckpoint::load_optimizer(const std::string& dir, const RunState& state
     adam->step(step.to(torch::kInt64).item<int64_t>());
     adam->exp_avg(exp_avg.to(parameter.device(), parameter.scalar_type()).clone());
     adam->exp_avg_sq(exp_avg_sq.to(parameter.device(), parameter.scalar_type()).clone());
-    optimizer.state()[c10::guts::to_string(parameter.unsafeGetTensorImpl())] = std::move(adam);
+    optimizer.state()[compat::optimizer_state_key(parameter)] = std::move(adam);
   }
 }
 

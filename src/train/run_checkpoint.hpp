@@ -35,8 +35,10 @@ class RunCheckpoint {
 
   // Copies the saved weights into the session's live tensors in place (same TensorImpl, so
   // aliases and optimizers stay valid), marks them written by "load" and notes "loaded" in
-  // the ledger. Returns the names loaded. InputError for a missing, corrupt or mismatching file.
-  static std::vector<std::string> load_weights(const std::string& dir, const RunState& state, RankSession& session);
+  // the ledger; a tensor still on meta is materialized on `device`. Returns the names loaded.
+  // InputError for a missing, corrupt or mismatching file.
+  static std::vector<std::string> load_weights(const std::string& dir, const RunState& state, RankSession& session,
+                                               torch::Device device);
 
   // Restores AdamW's state for the named parameters. InputError as above.
   static void load_optimizer(const std::string& dir, const RunState& state, torch::optim::AdamW& optimizer,

@@ -29,6 +29,11 @@ TEST_CASE("help and version flags exit 0 and say what they should", "[cli]") {
   auto version = run_process({metaguard_exe(), "--version"});
   CHECK(version.exit_code == 0);
   CHECK(version.out.rfind("metaguard ", 0) == 0);
+  // It names the LibTorch it was built with (TorchConfigVersion's version, as CMake found
+  // it) and the backends compiled in.
+  CHECK(version.out.find(std::string("built with LibTorch ") + METAGUARD_EXPECT_TORCH_VERSION) != std::string::npos);
+  CHECK(version.out.find(std::string("collective backends: ") + METAGUARD_BACKENDS + "\n") != std::string::npos);
+  CHECK(version.out.find("gloo") != std::string::npos);
 }
 
 TEST_CASE("unknown commands and flags exit 2 with one error line", "[cli]") {

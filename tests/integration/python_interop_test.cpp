@@ -1,4 +1,4 @@
-// The writers' files read back by Python's PyTorch itself (/usr/bin/python3 with
+// The writers' files read back by Python's PyTorch itself (test::python_executable(), e.g.
 // python3-torch): torch.load(..., weights_only=True) must return identical tensors, shared
 // storages shared; the safetensors file is decoded by a few lines of Python per the format
 // spec and torch.frombuffer. Expected values come from the bytes this test handed in.
@@ -12,6 +12,7 @@
 #include "checkpoint/safetensors_file.hpp"
 #include "core/tensor_record.hpp"
 #include "integration/scan_process.hpp"
+#include "support/paths.hpp"
 
 namespace {
 
@@ -20,7 +21,7 @@ using metaguard::WriteStorage;
 using metaguard::WriteTensor;
 namespace test = metaguard::test;
 
-const char* const kPython = "/usr/bin/python3";
+const std::string kPython = test::python_executable();
 
 // Prints, per key of the loaded object, PyTorch's view of the tensor as JSON.
 const char* const kDescribeTorchLoad = R"PY(
@@ -32,7 +33,9 @@ for name, t in loaded.items():
              "stride": list(t.stride()), "storage_offset": t.storage_offset(), "is_meta": t.is_meta,
              "requires_grad": t.requires_grad}
     if not t.is_meta:
-        entry["group"] = groups.setdefault(t.storage()._storage._cdata, len(groups))
+        # the storage itself: untyped_storage() since PyTorch 2.0, storage()._storage in 1.13
+        storage = t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()._storage
+        entry["group"] = groups.setdefault(storage._cdata, len(groups))
         flat = t.detach().contiguous().reshape(-1)
         if flat.dtype in (torch.bfloat16, torch.bool):
             flat = flat.view(torch.int16 if flat.dtype == torch.bfloat16 else torch.uint8)
@@ -101,7 +104,7 @@ std::string random_bytes(size_t size, std::mt19937& rng, bool as_bool = false) {
 
 TEST_CASE("python interop: PyTorch's python3 with torch is installed", "[python]") {
   auto run = test::run_process({kPython, "-c", "import torch; print(torch.__version__)"});
-  INFO("these tests need /usr/bin/python3 with python3-torch (apt-get install python3-torch): " << run.err);
+  INFO("these tests need " << kPython << " with torch (Debian: apt-get install python3-torch): " << run.err);
   REQUIRE(run.exit_code == 0);
 }
 

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "integration/train_process.hpp"
+#include "support/paths.hpp"
 
 namespace test = metaguard::test;
 using nlohmann::json;
@@ -56,9 +57,9 @@ TEST_CASE("train recovery: a rank killed mid-run - the others stop and name it -
   json state = test::read_json(killed.file("run.json"));
   REQUIRE(state.is_object());
   CHECK(state["step"] == 4);
-  if (std::filesystem::exists("/usr/bin/python3")) {
+  if (std::filesystem::exists(test::python_executable())) {
     test::ProcessResult python = test::run_process(
-        {"/usr/bin/python3", "-c",
+        {test::python_executable(), "-c",
          "import sys, torch\n"
          "w = torch.load(sys.argv[1], weights_only=True)\n"
          "o = torch.load(sys.argv[2], weights_only=True)\n"

@@ -9,4 +9,12 @@ inline std::string source_path(const std::string& relative) {
 inline std::string build_path(const std::string& relative) {
   return std::string(METAGUARD_BUILD_DIR) + "/" + relative;
 }
+// The Python whose torch the interop tests compare with: Debian's python3 (python3-torch)
+// beside Debian's LibTorch, the virtual environment's beside a PyTorch wheel's
+// (-DMETAGUARD_PYTHON, set by scripts/setup-torch2.sh).
+#ifdef METAGUARD_PYTHON
+inline std::string python_executable() { return METAGUARD_PYTHON; }
+#else
+inline std::string python_executable() { return "/usr/bin/python3"; }
+#endif
 }  // namespace metaguard::test

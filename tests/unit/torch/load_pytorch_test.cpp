@@ -1,4 +1,5 @@
-// Both directions against Python's PyTorch itself (/usr/bin/python3 with python3-torch):
+// Both directions against Python's PyTorch itself (test::python_executable(): Debian's
+// python3-torch, or the virtual environment's torch 2.x):
 // checkpoints torch.save wrote load with the values torch.load reports, and files the
 // saver writes are read by torch.load(weights_only=True) as the model's own tensors.
 #include <catch2/catch.hpp>
@@ -60,7 +61,7 @@ TEST_CASE("load: a state dict saved by PyTorch loads with PyTorch's values", "[l
 TEST_CASE("load: PyTorch's tied state dict (one storage, two keys) loads as one tensor", "[load][python]") {
   test::TempDir dir;
   const std::string path = dir.file("micro-tied.pt");
-  auto run = run_process({"/usr/bin/python3", test::source_path(kMakeModelCheckpoints), "--config", "micro-tied",
+  auto run = run_process({test::python_executable(), test::source_path(kMakeModelCheckpoints), "--config", "micro-tied",
                           "--seed", "4", "--out", path},
                          300);
   INFO(run.err);

@@ -49,7 +49,7 @@ inline std::map<std::string, torch::Tensor> named_tensors(torch::nn::Module& mod
 
 // Runs a Python script with PyTorch's own python3 (python3-torch); its stdout is JSON.
 inline nlohmann::json run_torch_python(const std::string& script, const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"/usr/bin/python3", "-c", script};
+  std::vector<std::string> argv{python_executable(), "-c", script};
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessResult run = run_process(argv, 300);
   if (run.exit_code != 0) throw std::runtime_error("python3 failed: " + run.err);
