@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 
 #include "cli_support.hpp"
 #include "core/errors.hpp"
@@ -42,14 +43,16 @@ int run_rank(const TrainOptions& options, const DistEnv& env) {
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout * 1000));
   int exit_code = 0;
   {
+    // The rank's device is chosen (and made current) before any CUDA work.
+    const torch::Device device = setup.placement.rank_device(env.local_rank);
     std::unique_ptr<Communicator> communicator;
     try {
-      communicator = std::make_unique<Communicator>(env, timeout);
+      communicator = std::make_unique<Communicator>(env, timeout, setup.placement);
     } catch (const CollectiveFailure& failure) {
       std::cerr << "metaguard: rank " << env.rank << " stopped before training: " << failure.what() << std::endl;
       std::_Exit(1);
     }
-    Trainer trainer(setup, *communicator);
+    Trainer trainer(setup, *communicator, device);
     TrainResult result = trainer.run();
     exit_code = result.exit_code;
     // Started by torchrun, rank 0 prints the run's report; metaguard's launcher prints it itself.
@@ -96,6 +99,8 @@ int run_train(const std::vector<std::string>& args) {
       ("resume", po::value(&o.resume), "continue the run whose --out directory this is (exactly where it stopped)")
       ("save-every", po::value(&o.save_every)->default_value(o.save_every), "checkpoint every N steps (with --out); 0: at the end only")
       ("save-full", po::bool_switch(&o.save_full), "checkpoints hold the whole model, not only the LoRA adapters")
+      ("device", po::value(&o.device)->default_value(o.device), "where each rank computes: cpu, cuda (cuda:LOCAL_RANK) or auto (cuda when there is a GPU)")
+      ("backend", po::value(&o.backend)->default_value(o.backend), "collectives: gloo, nccl (CUDA builds, one GPU per rank) or auto (nccl on cuda, else gloo)")
       ("timeout", po::value(&o.timeout)->default_value(o.timeout), "seconds any collective may take before the run stops naming the missing rank")
       ("threads", po::value(&o.threads)->default_value(o.threads), "intra-op threads per rank; 0: cores / ranks on this machine")
       ("master-port", po::value(&o.master_port)->default_value(o.master_port), "rendezvous port for --nproc > 1; 0: a free one")
@@ -111,7 +116,7 @@ int run_train(const std::vector<std::string>& args) {
     TrainSetup setup = prepare_training(o, 1, 1);
     install_stop_signal_handlers();
     Communicator communicator;
-    Trainer trainer(setup, communicator);
+    Trainer trainer(setup, communicator, setup.placement.rank_device(0));
     TrainResult result = trainer.run();
     return finish(*result.run_report, o, result.exit_code);
   }

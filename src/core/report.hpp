@@ -40,6 +40,8 @@ struct TrainingInfo {
   int64_t steps = 0;
   int64_t global_batch = 0;
   int64_t seq_len = 0;
+  std::string device;   // "cpu" | "cuda" (empty in reports written before 0.2)
+  std::string backend;  // collectives: "gloo" | "nccl" (empty likewise)
   std::vector<double> losses;
   std::vector<ValidationLoss> val_losses;
   std::optional<double> final_loss;

@@ -171,6 +171,7 @@ void render_training(const TrainingInfo& t, std::string& out) {
                      t.world_size, t.steps, t.global_batch, t.seq_len,
                      t.final_loss && std::isfinite(*t.final_loss) ? fmt::format("{:.4f}", *t.final_loss) : "-",
                      std::isfinite(t.tokens_per_s) ? t.tokens_per_s : 0.0);
+  if (!t.device.empty()) out += fmt::format("<p>Ran on {} with {} collectives.</p>\n", text(t.device), text(t.backend));
   std::string curve = svg_loss_curve(t.losses, t.val_losses);
   if (curve.empty()) {
     out += "<p>No loss was recorded (the run stopped before its first step).</p>\n";

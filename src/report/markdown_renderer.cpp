@@ -72,6 +72,7 @@ void render_training(const TrainingInfo& t, std::string& out) {
   out += table_row({std::to_string(t.world_size), std::to_string(t.steps), std::to_string(t.global_batch),
                     std::to_string(t.seq_len), t.final_loss ? fmt::format("{:.4f}", *t.final_loss) : "",
                     fmt::format("{:.0f}", t.tokens_per_s)});
+  if (!t.device.empty()) out += fmt::format("\nRan on {} with {} collectives.\n", t.device, t.backend);
   if (t.stopped) {
     out += fmt::format("\n**Stopped** at {}{}: {}\n", escape_markdown(t.stopped->phase),
                        t.stopped->rank ? fmt::format(" on rank {}", *t.stopped->rank) : "",

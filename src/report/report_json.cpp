@@ -208,6 +208,8 @@ json report_to_json(const Report& report, bool include_tensors) {
         {"steps", training.steps},
         {"global_batch", training.global_batch},
         {"seq_len", training.seq_len},
+        {"device", training.device},
+        {"backend", training.backend},
         {"losses", training.losses},
         {"val_losses", std::move(val_losses)},
         {"final_loss", training.final_loss ? json(*training.final_loss) : json(nullptr)},
@@ -245,6 +247,8 @@ Report report_from_json(const json& document, const std::string& origin) {
     training.steps = t.integer("steps");
     training.global_batch = t.integer("global_batch");
     training.seq_len = t.integer("seq_len");
+    if (t.has("device")) training.device = t.string("device");
+    if (t.has("backend")) training.backend = t.string("backend");
     // JSON has no NaN: a diverged loss is written as null and read back as NaN.
     for (const auto& loss : t.array("losses")) {
       if (!loss.is_number() && !loss.is_null()) t.fail("losses", "holds a non-number");

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 #include <torch/torch.h>
 
 // Debian's LibTorch is built with Gloo, but its header hides the class unless the build
@@ -16,10 +17,11 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#ifdef USE_C10D_NCCL
+#ifdef METAGUARD_CUDA
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include "compat/torch_compat.hpp"
 #include "core/errors.hpp"
 
 namespace metaguard {
@@ -27,7 +29,7 @@ namespace {
 
 constexpr auto kHeartbeatInterval = std::chrono::milliseconds(250);
 
-std::string key(const char* what, int rank) { return fmt::format("metaguard/{}/{}", what, rank); }
+constexpr auto kWaitSlice = std::chrono::milliseconds(20);
 
 std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
 
@@ -46,13 +48,19 @@ bool is_loopback(const std::string& address) {
 
 struct Communicator::Distributed {
   DistEnv env;
+  CollectiveBackendKind backend = CollectiveBackendKind::Gloo;
+  // Every key this run writes starts with it. Under torchrun's agent store it carries the
+  // run id and restart count, so a restarted group never reads a key of the attempt before.
+  std::string key_prefix = "metaguard";
   c10d::TCPStoreOptions store_options;
   c10::intrusive_ptr<c10d::TCPStore> store;  // rank 0 hosts the server inside this object
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<compat::CollectiveBackend> group;
   std::thread heartbeat;
   std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;
+
+  std::string key(const char* what, int rank) const { return fmt::format("{}/{}/{}", key_prefix, what, rank); }
 
   std::optional<std::string> get(const std::string& name) {
     if (!store->check({name})) return std::nullopt;
@@ -82,58 +90,91 @@ struct Communicator::Distributed {
 
 Communicator::Communicator() = default;
 
-Communicator::Communicator(const DistEnv& env, std::chrono::milliseconds timeout)
+Communicator::Communicator(const DistEnv& env, std::chrono::milliseconds timeout, const RunPlacement& placement)
     : rank_(env.rank), world_size_(env.world_size), timeout_(timeout), dist_(std::make_unique<Distributed>()) {
   if (world_size_ == 1) {
     dist_.reset();
     return;
   }
   dist_->env = env;
+  dist_->backend = placement.backend;
+  if (env.agent_store) {
+    dist_->key_prefix = fmt::format("metaguard/{}/{}", env.run_id.empty() ? "run" : env.run_id, env.restart_count);
+  }
+  connect_store();
+  dist_->heartbeat = std::thread([this] { dist_->beat(rank_); });
+  enter("connect the process group");
+  try {
+    auto prefixed = c10::make_intrusive<c10d::PrefixStore>(dist_->key_prefix + "-pg", dist_->store);
+    if (placement.backend == CollectiveBackendKind::Nccl) {
+      connect_nccl(prefixed, placement);
+    } else {
+      connect_gloo(prefixed);
+    }
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& error) {
+    fail("connect the process group", error_text(error));
+  }
+}
+
+void Communicator::connect_store() {
+  const DistEnv& env = dist_->env;
   auto& options = dist_->store_options;
   options.port = static_cast<uint16_t>(env.master_port);
-  options.isServer = env.rank == 0;
+  // Under torchrun's agent store the agent serves MASTER_PORT; binding it would fail.
+  options.isServer = env.rank == 0 && !env.agent_store;
   options.numWorkers = static_cast<size_t>(env.world_size);
   options.waitWorkers = false;
-  options.timeout = timeout;
+  options.timeout = timeout_;
   try {
     dist_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
   } catch (const std::exception& error) {
-    if (env.rank == 0) {
+    if (options.isServer) {
       throw InputError(fmt::format("MASTER_PORT {}: rank 0 cannot host the rendezvous store on {}:{} ({}); is the port "
                                    "already in use? Pick another one",
                                    env.master_port, env.master_addr, env.master_port, error_text(error)));
     }
-    throw CollectiveFailure("rendezvous", {0},
-                            fmt::format("rank {} could not reach the rendezvous store of rank 0 at {}:{} within {} s: {}",
-                                        env.rank, env.master_addr, env.master_port, timeout.count() / 1000.0,
+    const std::string host = env.agent_store ? "torchrun's agent" : "rank 0";
+    throw CollectiveFailure("rendezvous", env.agent_store ? std::vector<int>{} : std::vector<int>{0},
+                            fmt::format("rank {} could not reach the rendezvous store of {} at {}:{} within {} s: {}",
+                                        env.rank, host, env.master_addr, env.master_port, timeout_.count() / 1000.0,
                                         error_text(error)));
   }
-  dist_->heartbeat = std::thread([this] { dist_->beat(rank_); });
-  enter("connect the process group");
-  try {
-    auto prefixed = c10::make_intrusive<c10d::PrefixStore>("metaguard-pg", dist_->store);
-#ifdef USE_C10D_NCCL
-    if (torch::cuda::is_available()) {
-      auto nccl = c10d::ProcessGroupNCCL::Options::create();
-      nccl->timeout = timeout;
-      dist_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, nccl);
-      device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
-    }
-#endif
-    if (!dist_->group) {
-      auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
-      if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"); interface && *interface) {
-        gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
-      } else if (is_loopback(env.master_addr)) {
-        gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-      } else {
-        gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-      }
-      dist_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, env.rank, env.world_size, gloo);
-    }
-  } catch (const std::exception& error) {
-    fail("connect the process group", error_text(error));
+}
+
+void Communicator::connect_gloo(const c10::intrusive_ptr<c10d::Store>& store) {
+  const DistEnv& env = dist_->env;
+  auto gloo = c10d::ProcessGroupGloo::Options::create(timeout_);
+  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"); interface && *interface) {
+    gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
+  } else if (is_loopback(env.master_addr)) {
+    gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+  } else {
+    gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   }
+  dist_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, gloo);
+  device_ = torch::kCPU;  // CUDA tensors are staged through the host
+}
+
+void Communicator::connect_nccl(const c10::intrusive_ptr<c10d::Store>& store, const RunPlacement& placement) {
+#ifdef METAGUARD_CUDA
+  const DistEnv& env = dist_->env;
+  // NCCL's watchdog tears the process down on a timeout or error (torchrun sets
+  // TORCH_NCCL_ASYNC_ERROR_HANDLING=1, the library default is 3), maybe before this rank has
+  // written its report. 2 (CleanUpOnly) aborts the communicators and keeps the process; the
+  // heartbeat monitor would kill a stuck watchdog, so it is off. Set before the group exists.
+  setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "2", 1);
+  setenv("TORCH_NCCL_ENABLE_MONITORING", "0", 1);
+  device_ = placement.rank_device(env.local_rank);
+  auto nccl = c10d::ProcessGroupNCCL::Options::create();
+  nccl->timeout = timeout_;
+  dist_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, nccl);
+#else
+  (void)store;
+  (void)placement;
+  throw InputError("--backend nccl: this metaguard was built without NCCL (see 'metaguard --version')");
+#endif
 }
 
 Communicator::~Communicator() {
@@ -153,7 +194,7 @@ void Communicator::enter(const std::string& what) {
   current_ = what;
   if (left_) fail(what, "this rank already left the process group");
   try {
-    dist_->store->set(key("progress", rank_), bytes(fmt::format("{}|{}", sequence_, what)));
+    dist_->store->set(dist_->key("progress", rank_), bytes(fmt::format("{}|{}", sequence_, what)));
   } catch (const std::exception& error) {
     fail(what, error_text(error));
   }
@@ -168,7 +209,7 @@ void Communicator::broadcast(torch::Tensor& tensor, const std::string& what) {
     c10d::BroadcastOptions options;
     options.rootRank = 0;
     options.timeout = timeout_;
-    dist_->group->broadcast(tensors, options)->wait(timeout_);
+    await(dist_->group->broadcast(tensors, options), what);
     if (!tensors[0].is_same(tensor)) tensor.copy_(tensors[0]);
   } catch (const std::exception& error) {
     fail(what, error_text(error));
@@ -184,7 +225,7 @@ void Communicator::all_reduce_sum(torch::Tensor& tensor, const std::string& what
     c10d::AllreduceOptions options;
     options.reduceOp = c10d::ReduceOp::SUM;
     options.timeout = timeout_;
-    dist_->group->allreduce(tensors, options)->wait(timeout_);
+    await(dist_->group->allreduce(tensors, options), what);
     if (!tensors[0].is_same(tensor)) tensor.copy_(tensors[0]);
   } catch (const std::exception& error) {
     fail(what, error_text(error));
@@ -200,7 +241,7 @@ std::vector<torch::Tensor> Communicator::all_gather(const torch::Tensor& tensor,
     std::vector<at::Tensor> inputs{tensor.to(device_).contiguous()};
     c10d::AllgatherOptions options;
     options.timeout = timeout_;
-    dist_->group->allgather(outputs, inputs, options)->wait(timeout_);
+    await(dist_->group->allgather(outputs, inputs, options), what);
   } catch (const std::exception& error) {
     fail(what, error_text(error));
   }
@@ -208,7 +249,40 @@ std::vector<torch::Tensor> Communicator::all_gather(const torch::Tensor& tensor,
   return outputs[0];
 }
 
+void Communicator::await(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) {
+  if (dist_->backend == CollectiveBackendKind::Gloo) {
+    work->wait(timeout_);
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto next_look = start;
+  while (!work->isCompleted()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - start > timeout_) {
+      throw std::runtime_error(fmt::format("the collective did not complete within {} s", timeout_.count() / 1000.0));
+    }
+    if (now >= next_look) {  // a peer that stopped on its own will never arrive: no need to wait it out
+      next_look = now + kHeartbeatInterval;
+      for (int r = 0; r < world_size_; ++r) {
+        if (r != rank_ && dist_->store->check({dist_->key("failed", r)})) {
+          throw std::runtime_error(fmt::format("rank {} announced that it stopped", r));
+        }
+      }
+    }
+    std::this_thread::sleep_for(kWaitSlice);
+  }
+  work->wait();  // rethrows the collective's own error, if any
+}
+
 void Communicator::fail(const std::string& what, const std::string& error) {
+  if (dist_->backend == CollectiveBackendKind::Nccl && dist_->group) {
+    // NCCL kernels of this collective may still wait for the missing peer: abort the
+    // communicators so nothing blocks while this rank diagnoses and writes its report.
+    try {
+      compat::abort_backend(*dist_->group);
+    } catch (...) {
+    }
+  }
   std::vector<int> missing;
   std::vector<std::string> lines;
   try {
@@ -216,14 +290,14 @@ void Communicator::fail(const std::string& what, const std::string& error) {
     std::map<int, int64_t> before;
     for (int r = 0; r < world_size_; ++r) {
       if (r == rank_) continue;
-      failed[r] = dist_->get(key("failed", r));
-      progress[r] = dist_->get(key("progress", r));
-      before[r] = dist_->store->add(key("heartbeat", r), 0);
+      failed[r] = dist_->get(dist_->key("failed", r));
+      progress[r] = dist_->get(dist_->key("progress", r));
+      before[r] = dist_->store->add(dist_->key("heartbeat", r), 0);
     }
     // A live rank bumps its heartbeat every 250 ms; three intervals without one is death.
     std::this_thread::sleep_for(3 * kHeartbeatInterval);
     for (auto& [r, reason] : failed) {
-      int64_t after = dist_->store->add(key("heartbeat", r), 0);
+      int64_t after = dist_->store->add(dist_->key("heartbeat", r), 0);
       std::string seen = "it never entered a collective";
       int64_t its_sequence = 0;
       if (progress[r]) {
@@ -268,7 +342,7 @@ void Communicator::leave() noexcept {
 void Communicator::announce_failure(const std::string& reason) noexcept {
   if (!dist_) return;
   try {
-    dist_->store->set(key("failed", rank_), bytes(reason));
+    dist_->store->set(dist_->key("failed", rank_), bytes(reason));
   } catch (...) {
   }
 }
@@ -276,7 +350,7 @@ void Communicator::announce_failure(const std::string& reason) noexcept {
 void Communicator::post_result(const std::string& text) noexcept {
   if (!dist_) return;
   try {
-    dist_->store->set(key("result", rank_), bytes(text));
+    dist_->store->set(dist_->key("result", rank_), bytes(text));
   } catch (...) {
   }
 }
@@ -289,8 +363,8 @@ std::map<int, std::string> Communicator::collect_results(std::chrono::millisecon
     if (r == rank_ || skip.count(r)) continue;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     try {
-      if (left.count() > 0) dist_->store->wait({key("result", r)}, left);
-      if (auto value = dist_->get(key("result", r))) results[r] = *value;
+      if (left.count() > 0) dist_->store->wait({dist_->key("result", r)}, left);
+      if (auto value = dist_->get(dist_->key("result", r))) results[r] = *value;
     } catch (const std::exception&) {
       // Not posted in time: the caller reports that rank as silent.
     }

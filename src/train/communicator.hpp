@@ -8,8 +8,14 @@
 
 #include <torch/types.h>
 
+namespace c10d {
+class Store;
+class Work;
+}  // namespace c10d
+
 #include "train/collective_failure.hpp"
 #include "train/dist_env.hpp"
+#include "train/rank_placement.hpp"
 
 namespace metaguard {
 
@@ -30,7 +36,8 @@ class Communicator {
   // Rendezvous through TCPStore at MASTER_ADDR:MASTER_PORT (rank 0 hosts it) and connects
   // the process group. A port rank 0 cannot bind is an InputError; peers that never show up
   // within the timeout are a CollectiveFailure.
-  Communicator(const DistEnv& env, std::chrono::milliseconds timeout);
+  // `placement` chooses the backend (Gloo or NCCL) and the device tensors travel on.
+  Communicator(const DistEnv& env, std::chrono::milliseconds timeout, const RunPlacement& placement);
   ~Communicator();
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
@@ -38,8 +45,8 @@ class Communicator {
   int rank() const { return rank_; }
   int world_size() const { return world_size_; }
   std::chrono::milliseconds timeout() const { return timeout_; }
-  // The device tensors travel on: CPU for Gloo, cuda:LOCAL_RANK for NCCL. Tensors elsewhere
-  // are staged through it.
+  // The device tensors travel on: CPU for Gloo (CUDA tensors are staged through the host),
+  // cuda:LOCAL_RANK for NCCL. Tensors elsewhere are staged through it.
   torch::Device device() const { return device_; }
 
   // In place, from rank 0. `what` names the collective in progress records and errors.
@@ -67,6 +74,12 @@ class Communicator {
  private:
   struct Distributed;
 
+  void connect_store();
+  void connect_gloo(const c10::intrusive_ptr<c10d::Store>& store);
+  void connect_nccl(const c10::intrusive_ptr<c10d::Store>& store, const RunPlacement& placement);
+  // Waits for a collective: at once with Gloo (its own timeout); with NCCL in slices,
+  // watching for peers that announced a failure, since NCCL's wait would block on them.
+  void await(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what);
   void enter(const std::string& what);
   [[noreturn]] void fail(const std::string& what, const std::string& error);
 

@@ -41,6 +41,10 @@ std::optional<DistEnv> DistEnv::from_environment() {
   out.master_addr = env("MASTER_ADDR").value_or("127.0.0.1");
   out.master_port = env_int("MASTER_PORT", 29500, 1, 65535);
   out.launched_by_metaguard = env("METAGUARD_LAUNCHED").value_or("") == "1";
+  const std::string agent_store = env("TORCHELASTIC_USE_AGENT_STORE").value_or("");
+  out.agent_store = agent_store == "True" || agent_store == "true" || agent_store == "1";
+  out.run_id = env("TORCHELASTIC_RUN_ID").value_or("");
+  out.restart_count = env_int("TORCHELASTIC_RESTART_COUNT", 0, 0, 1 << 20);
   return out;
 }
 

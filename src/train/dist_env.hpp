@@ -15,6 +15,11 @@ struct DistEnv {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   bool launched_by_metaguard = false;  // METAGUARD_LAUNCHED=1: our launcher reads the run report
+  // torchrun's elastic agent already serves the store on MASTER_PORT
+  // (TORCHELASTIC_USE_AGENT_STORE=True): every rank connects as a client.
+  bool agent_store = false;
+  std::string run_id;     // TORCHELASTIC_RUN_ID (empty when not under torchrun)
+  int restart_count = 0;  // TORCHELASTIC_RESTART_COUNT
 
   bool distributed() const { return world_size > 1; }
 

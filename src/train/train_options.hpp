@@ -30,6 +30,8 @@ struct TrainOptions {
   std::string resume;             // run directory to continue
   std::vector<std::string> allow;  // --allow globs
   std::string format = "text";    // the run report on stdout
+  std::string device = "auto";    // cpu | cuda | auto (cuda when LibTorch sees a GPU)
+  std::string backend = "auto";   // gloo | nccl | auto (nccl on cuda when compiled in, else gloo)
   double timeout = 120;           // seconds any collective may take
   int threads = 0;                // intra-op threads per rank; 0: cores / local ranks
   int master_port = 0;            // launcher: 0 picks a free port (MASTER_PORT overrides)

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 #include <torch/torch.h>
 
 #include "checkpoint/checkpoint_reader.hpp"
@@ -165,6 +166,7 @@ TrainSetup prepare_training(const TrainOptions& options, int world_size, int loc
   setup.warmup = options.warmup >= 0 ? options.warmup : options.steps / 10;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   setup.threads = options.threads > 0 ? options.threads : std::max(1, cores / std::max(1, local_world_size));
+  setup.placement = RunPlacement::resolve(options.device, options.backend, local_world_size);
 
   if (!options.resume.empty()) check_resume(setup);
   if (!options.out.empty()) {

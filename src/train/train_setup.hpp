@@ -10,6 +10,7 @@
 #include "model/gpt_config.hpp"
 #include "model/lora_config.hpp"
 #include "train/byte_corpus.hpp"
+#include "train/rank_placement.hpp"
 #include "train/run_state.hpp"
 #include "train/train_options.hpp"
 
@@ -30,6 +31,7 @@ struct TrainSetup {
   int64_t micro_batch = 0;        // resolved
   int64_t warmup = 0;             // resolved
   int threads = 1;                // resolved
+  RunPlacement placement;         // --device and --backend, resolved
   std::optional<RunState> resume;  // what --resume continues
   // --checkpoint, opened (metadata only): the base weights rank 0 loads at "load".
   std::shared_ptr<const CheckpointFile> checkpoint;

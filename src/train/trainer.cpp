@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 #include <torch/torch.h>
 
 #include "core/atomic_file.hpp"
@@ -32,22 +33,23 @@ std::string error_text(const std::exception& error) {
   return error.what();
 }
 
-GuardConfig guard_config(const TrainSetup& setup) {
+GuardConfig guard_config(const TrainSetup& setup, torch::Device device) {
   GuardConfig config;
   config.policy = setup.policy;
   config.allow = setup.options.allow;
   config.lora_run = setup.lora.has_value();
   config.repair.seed = setup.options.seed;
   config.repair.threads = setup.threads;
-  config.repair.device = torch::kCPU;
+  config.repair.device = device;
   return config;
 }
 
 }  // namespace
 
-Trainer::Trainer(const TrainSetup& setup, Communicator& communicator)
+Trainer::Trainer(const TrainSetup& setup, Communicator& communicator, torch::Device device)
     : setup_(setup),
       communicator_(communicator),
+      device_(device),
       rank_(communicator.rank()),
       world_(communicator.world_size()),
       plan_(setup.options.seed, setup.options.global_batch, communicator.world_size(), setup.micro_batch,
@@ -94,12 +96,12 @@ void Trainer::guard_point(const std::string& phase, DataNeeds needs, const Guard
 void Trainer::build() {
   phase_ = "init";
   BuildOptions build;
-  build.device = setup_.meta_init ? torch::kMeta : torch::kCPU;
+  build.device = setup_.meta_init ? torch::kMeta : device_;
   build.seed = setup_.options.seed;
   build.init_threads = setup_.threads;
   GPT model = build_gpt(setup_.config, setup_.lora, build);
   if (setup_.lora) model->mark_only_lora_trainable();
-  session_ = std::make_unique<RankSession>(rank_, std::move(model), /*dry_run=*/false, guard_config(setup_));
+  session_ = std::make_unique<RankSession>(rank_, std::move(model), /*dry_run=*/false, guard_config(setup_, device_));
   replicator_ = std::make_unique<C10dReplicator>(communicator_);
   guard_ = std::make_unique<CollectiveGuard>(*session_, communicator_, *replicator_, setup_.threads);
 }
@@ -110,7 +112,7 @@ void Trainer::initialize() {
   plan.meta_init = setup_.meta_init;
   plan.seed = setup_.options.seed;
   plan.faults = setup_.faults;
-  plan.device = torch::kCPU;
+  plan.device = device_;
   plan.threads = setup_.threads;
   plan.checkpoint = setup_.checkpoint.get();
 
@@ -134,7 +136,7 @@ void Trainer::initialize() {
       }
     }
     if (setup_.resume && rank_ == 0) {
-      auto loaded = RunCheckpoint::load_weights(setup_.options.resume, *setup_.resume, *session_);
+      auto loaded = RunCheckpoint::load_weights(setup_.options.resume, *setup_.resume, *session_, device_);
       log(fmt::format("resumed {} tensors from {} (step {})", loaded.size(), setup_.options.resume, setup_.resume->step));
     }
     const bool holds_data = plan.checkpoint ? plan.loads_on(rank_) || !setup_.meta_init : rank_ == 0 || !setup_.meta_init;
@@ -179,10 +181,11 @@ void Trainer::initialize() {
   session_->guard().record("materialize");
   if (setup_.has(Fault::OptimizerBeforeReplace)) replace_trainable_parameters();
 
-  // before-transfer: only when the model moves (CUDA builds: cuda:LOCAL_RANK; move-with-meta
-  // moves it to the CPU it is on, which fails just the same on a meta tensor).
-  const torch::Device target = communicator_.device();
-  if (target != torch::Device(torch::kCPU) || setup_.has(Fault::MoveWithMeta)) {
+  // before-transfer: only when the model moves. Every step above already works on this
+  // rank's device (cuda:LOCAL_RANK or the CPU); move-with-meta skipped materialization and
+  // moves the model instead, which fails on a meta tensor wherever it goes.
+  const torch::Device target = device_;
+  if (setup_.has(Fault::MoveWithMeta)) {
     phase_ = "before-transfer";
     GuardPointOptions transfer;
     transfer.target_device = target.str();
@@ -253,7 +256,7 @@ double Trainer::validate(int64_t step) {
   std::vector<torch::Tensor> batch;
   auto flush = [&] {
     if (batch.empty()) return;
-    torch::Tensor tokens = torch::cat(batch).to(communicator_.device());  // (B, T + 1)
+    torch::Tensor tokens = torch::cat(batch).to(device_);  // (B, T + 1)
     torch::Tensor per_sequence;                                           // (B) float64
     head_loss_->loss(tokens, &per_sequence);
     sum += per_sequence.sum().to(torch::kCPU);
@@ -318,7 +321,7 @@ void Trainer::train_step(int64_t step) {
   buckets_->zero();
   for (int64_t m = 0; m < plan_.micro_steps(); ++m) {
     // (B, T + 1): inputs and next-token targets
-    torch::Tensor tokens = plan_.micro_batch_tokens(*setup_.corpus, step, rank_, m).to(communicator_.device());
+    torch::Tensor tokens = plan_.micro_batch_tokens(*setup_.corpus, step, rank_, m).to(device_);
     torch::Tensor loss = head_loss_->loss(tokens);  // mean over the B * T tokens
     (loss * share).backward();  // the gradient of this micro-batch's share of the global mean
     buckets_->extra(0) += loss.item<double>() * static_cast<double>(micro);
@@ -399,6 +402,8 @@ TrainingInfo Trainer::training_info() const {
   info.steps = setup_.options.steps;
   info.global_batch = setup_.options.global_batch;
   info.seq_len = setup_.options.seq_len;
+  info.device = to_string(setup_.placement.device);
+  info.backend = world_ > 1 ? to_string(setup_.placement.backend) : "none";  // one rank: no collectives
   info.losses = losses_;
   info.val_losses = val_losses_;
   if (!stopped_ && completed_ == setup_.options.steps && !losses_.empty()) info.final_loss = losses_.back();

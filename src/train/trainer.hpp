@@ -41,7 +41,8 @@ struct TrainResult {
 // run() returns a report (rank<k>.json and, on rank 0, report.json in --out).
 class Trainer {
  public:
-  Trainer(const TrainSetup& setup, Communicator& communicator);
+  // `device`: where this rank builds, materializes, repairs and trains (RunPlacement).
+  Trainer(const TrainSetup& setup, Communicator& communicator, torch::Device device);
   ~Trainer();
 
   TrainResult run();
@@ -69,6 +70,7 @@ class Trainer {
 
   const TrainSetup& setup_;
   Communicator& communicator_;
+  const torch::Device device_;
   const int rank_;
   const int world_;
   BatchPlan plan_;

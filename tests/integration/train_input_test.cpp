@@ -58,6 +58,8 @@ TEST_CASE("train input: bad data, sizes and flags are refused before any rank st
   check_refused({"--inject", "skip-broadcast"}, "--inject skip-broadcast: needs several ranks");
   check_refused({"--inject", "partial-checkpoint", "--nproc", "2"}, "--inject partial-checkpoint: needs --checkpoint");
   check_refused({"--inject", "untie-on-materialize"}, "has no tied weights");
+  check_refused({"--device", "tpu"}, "--device 'tpu': expected cpu, cuda or auto");
+  check_refused({"--backend", "mpi"}, "--backend 'mpi': expected gloo, nccl or auto");
   check_refused({"--inject", "no-such-fault"}, "no-such-fault");
   check_refused({"--checkpoint", dir.file("base.pt")}, dir.file("base.pt"));
   check_refused({"--checkpoint", write_file(dir.file("junk.pt"), "not a checkpoint at all")}, dir.file("junk.pt"));
@@ -107,4 +109,19 @@ TEST_CASE("train input: --resume of another run, and --out holding a checkpoint,
     check_refused({"--seq-len", "32", "--global-batch", "4", "--resume", broken.path()}, state["weights"].get<std::string>());
   }
   CHECK(snapshot(dir.path()) == before);
+}
+
+TEST_CASE("train input: CUDA and NCCL asked of a machine or build without them are refused naming the flag",
+          "[train][input]") {
+  // CI machines have no GPU; on one that has, these would run instead of being refused.
+  auto gpus = test::run_process({"/bin/sh", "-c", "ls /dev/nvidia[0-9]* 2>/dev/null | wc -l"});
+  if (std::stoi(gpus.out) > 0) {
+    WARN("skipped: this machine has a GPU");
+    return;
+  }
+  check_refused({"--device", "cuda"}, "--device cuda: LibTorch sees no CUDA device here");
+  check_refused({"--nproc", "2", "--device", "cuda"}, "--device cuda: LibTorch sees no CUDA device here");
+  const bool nccl = std::string(METAGUARD_BACKENDS).find("nccl") != std::string::npos;
+  check_refused({"--backend", "nccl"}, nccl ? "--backend nccl: NCCL moves CUDA tensors only"
+                                            : "--backend nccl: this metaguard was built without NCCL");
 }

@@ -9,9 +9,14 @@
 #include <unistd.h>
 
 #include <future>
+#include <map>
 #include <thread>
 
 #include <torch/torch.h>
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO 1
+#endif
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "model/gpt.hpp"
 #include "preflight/init_program.hpp"
@@ -47,7 +52,7 @@ template <typename Body>
 void two_ranks(std::chrono::milliseconds timeout, Body body) {
   const int port = pick_free_port();
   auto run = [&](int rank) {
-    Communicator communicator(rank_env(rank, port), timeout);
+    Communicator communicator(rank_env(rank, port), timeout, RunPlacement{});
     body(rank, communicator);
   };
   auto zero = std::async(std::launch::async, run, 0);
@@ -138,14 +143,14 @@ TEST_CASE("train collectives: a rank that never arrives is named within the time
   std::promise<void> finished;
   auto absent = std::async(std::launch::async, [&] {
     // Connects and stays alive (heartbeat running) but never joins the collective.
-    Communicator communicator(rank_env(1, port), std::chrono::seconds(30));
+    Communicator communicator(rank_env(1, port), std::chrono::seconds(30), RunPlacement{});
     finished.get_future().wait();
   });
   std::string message;
   std::vector<int> missing;
   double seconds = 0;
   {
-    Communicator communicator(rank_env(0, port), std::chrono::milliseconds(1500));
+    Communicator communicator(rank_env(0, port), std::chrono::milliseconds(1500), RunPlacement{});
     torch::Tensor value = torch::ones({4});
     auto start = std::chrono::steady_clock::now();
     try {
@@ -175,7 +180,51 @@ TEST_CASE("train collectives: a port rank 0 cannot bind is bad input naming MAST
   REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
   REQUIRE(::listen(fd, 1) == 0);
   CHECK(port_in_use(port));
-  CHECK_THROWS_WITH(Communicator(rank_env(0, port), std::chrono::seconds(5)),
+  CHECK_THROWS_WITH(Communicator(rank_env(0, port), std::chrono::seconds(5), RunPlacement{}),
                     Catch::Contains("MASTER_PORT " + std::to_string(port)));
   ::close(fd);
+}
+
+TEST_CASE("train collectives: under torchrun's agent store every rank is a client and a restart never reads the attempt before's keys",
+          "[train][c10d][torchrun]") {
+  const int port = pick_free_port();
+  // The agent: a store served from this process on MASTER_PORT, as torchrun's elastic agent
+  // serves one. A rank 0 that tried to host its own would find the port taken (InputError).
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<uint16_t>(port);
+  options.isServer = true;
+  options.waitWorkers = false;
+  options.timeout = std::chrono::seconds(30);
+  auto agent = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", options);
+
+  // attempt 0 posts rank 1's end-of-run result; attempt 1 (the group restarted) does not.
+  auto attempt = [&](int restart, int rank) {
+    DistEnv env = rank_env(rank, port);
+    env.agent_store = true;
+    env.run_id = "job-7";
+    env.restart_count = restart;
+    Communicator communicator(env, std::chrono::seconds(30), RunPlacement{});
+    torch::Tensor value = torch::full({3}, rank + 1.0);
+    communicator.all_reduce_sum(value, "test all-reduce");
+    if (restart == 0 && rank == 1) communicator.post_result("from attempt 0");
+    std::map<int, std::string> results;
+    if (rank == 0) results = communicator.collect_results(std::chrono::milliseconds(restart == 0 ? 10000 : 300), {});
+    return std::make_pair(value, results);
+  };
+  for (int restart : {0, 1}) {
+    auto zero = std::async(std::launch::async, attempt, restart, 0);
+    auto one = std::async(std::launch::async, attempt, restart, 1);
+    auto [sum, results] = zero.get();
+    one.get();
+    CHECK(torch::equal(sum, torch::full({3}, 3.0)));
+    if (restart == 0) {
+      CHECK(results == std::map<int, std::string>{{1, "from attempt 0"}});
+    } else {
+      CHECK(results.empty());  // attempt 0's result is under another key
+    }
+  }
+  // The keys carry the run id and the restart count.
+  CHECK(agent->check({"metaguard/job-7/0/result/1"}));
+  CHECK(agent->check({"metaguard/job-7/1/progress/0"}));
+  CHECK_FALSE(agent->check({"metaguard/job-7/1/result/1"}));
 }

@@ -16,7 +16,9 @@
 #include "train/byte_corpus.hpp"
 #include "train/communicator.hpp"
 #include "train/gradient_buckets.hpp"
+#include "train/dist_env.hpp"
 #include "train/lr_schedule.hpp"
+#include "train/rank_placement.hpp"
 #include "train/run_checkpoint.hpp"
 #include "train/run_state.hpp"
 
@@ -275,7 +277,7 @@ TEST_CASE("train run checkpoint: save, read back in place, and resume the optimi
   NamedTensors restored_params = trainable(*restored);
   std::vector<const c10::TensorImpl*> identities;
   for (auto& [name, p] : restored_params) identities.push_back(p.unsafeGetTensorImpl());
-  auto loaded = RunCheckpoint::load_weights(dir.path, read, *restored);
+  auto loaded = RunCheckpoint::load_weights(dir.path, read, *restored, torch::kCPU);
   CHECK(loaded.size() == params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     CAPTURE(params[i].first);
@@ -310,4 +312,51 @@ TEST_CASE("train run checkpoint: save, read back in place, and resume the optimi
   ScratchDir other;
   other.file("run.json", "{not json");
   CHECK_THROWS_WITH(RunCheckpoint::read(other.path), Catch::Contains("not valid JSON"));
+}
+
+TEST_CASE("train placement: auto picks the CPU and Gloo without a GPU, and every impossible choice names its flag",
+          "[train][placement]") {
+  if (torch::cuda::device_count() > 0) {
+    WARN("skipped: this machine has a GPU (the GPU choices are checked by scripts/device-check.sh)");
+    return;
+  }
+  RunPlacement automatic = RunPlacement::resolve("auto", "auto", 2);
+  CHECK(automatic.device == ComputeDevice::Cpu);
+  CHECK(automatic.backend == CollectiveBackendKind::Gloo);
+  CHECK(automatic.rank_device(1) == torch::Device(torch::kCPU));
+  CHECK(automatic.transport_device(1) == torch::Device(torch::kCPU));
+  CHECK(automatic.describe() == "cpu, gloo");
+
+  CHECK_THROWS_WITH(RunPlacement::resolve("cuda", "auto", 1), Catch::Contains("--device cuda: LibTorch sees no CUDA device"));
+  CHECK_THROWS_WITH(RunPlacement::resolve("gpu", "auto", 1), Catch::Contains("--device 'gpu': expected cpu, cuda or auto"));
+  CHECK_THROWS_WITH(RunPlacement::resolve("cpu", "mpi", 1), Catch::Contains("--backend 'mpi': expected gloo, nccl or auto"));
+  CHECK_THROWS_WITH(RunPlacement::resolve("cpu", "nccl", 1),
+                    Catch::Contains(nccl_compiled_in() ? "NCCL moves CUDA tensors only" : "built without NCCL"));
+  CHECK_THROWS_AS(RunPlacement::resolve("cpu", "nccl", 1), InputError);
+}
+
+TEST_CASE("train placement: torchrun's agent-store variables are read, malformed ones refused naming the variable",
+          "[train][placement]") {
+  auto with = [](std::vector<std::pair<const char*, const char*>> vars, auto body) {
+    for (auto& [name, value] : vars) setenv(name, value, 1);
+    body();
+    for (auto& [name, value] : vars) unsetenv(name);
+  };
+  with({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_USE_AGENT_STORE", "True"}, {"TORCHELASTIC_RUN_ID", "job-3"},
+        {"TORCHELASTIC_RESTART_COUNT", "2"}},
+       [] {
+         auto env = DistEnv::from_environment();
+         REQUIRE(env);
+         CHECK(env->agent_store);
+         CHECK(env->run_id == "job-3");
+         CHECK(env->restart_count == 2);
+       });
+  with({{"RANK", "0"}, {"WORLD_SIZE", "2"}}, [] {
+    auto env = DistEnv::from_environment();
+    REQUIRE(env);
+    CHECK_FALSE(env->agent_store);  // metaguard's launcher, Slurm: rank 0 hosts the store
+    CHECK(env->restart_count == 0);
+  });
+  with({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_RESTART_COUNT", "x"}},
+       [] { CHECK_THROWS_WITH(DistEnv::from_environment(), Catch::Contains("TORCHELASTIC_RESTART_COUNT")); });
 }
