@@ -11,7 +11,9 @@
   3. cross-rank hash comparison of a tinyllama-1.1b-sized model (4.4 GB per rank):
      build/bench/torch_train_hash_bench.
 
-Usage: /usr/bin/python3 bench/measure_train.py [--build build] [--steps 20] [--skip-hash]
+Usage: /usr/bin/python3 bench/measure_train.py [--build build] [--python PY] [--steps 20] [--skip-hash]
+  Against a PyTorch 2.x wheel, side by side with the same torch:
+  .venv/bin/python bench/measure_train.py --build build-torch2 --python .venv/bin/python --skip-hash
 """
 import argparse
 import json
@@ -53,8 +55,8 @@ def metaguard_run(build, steps, threads):
     }
 
 
-def python_run(steps, threads):
-    command = ["/usr/bin/python3", os.path.join(HERE, "train_python_peer.py"), "--steps", str(steps),
+def python_run(python, steps, threads):
+    command = [python, os.path.join(HERE, "train_python_peer.py"), "--steps", str(steps),
                "--threads", str(threads), "--warmup", "2"]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
@@ -75,14 +77,19 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument("--skip-hash", action="store_true")
+    parser.add_argument("--python", default="/usr/bin/python3", help="the Python (and so the torch) of the DDP peer")
     args = parser.parse_args()
     ours = metaguard_run(args.build, args.steps, args.threads)
-    peer = python_run(args.steps, args.threads)
+    peer = python_run(args.python, args.steps, args.threads)
     figures = {
         "metaguard": {k: v for k, v in ours.items() if k != "losses"},
         "python_ddp": {k: v for k, v in peer.items() if k != "losses"},
         "speedup": ours["tokens_per_s"] / peer["tokens_per_s"],
         "threads_per_rank": args.threads,
+        "peer_torch": subprocess.run([args.python, "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                                     text=True).stdout.strip(),
+        "metaguard_version": subprocess.run([os.path.join(args.build, "metaguard"), "--version"], capture_output=True,
+                                            text=True).stdout.strip().splitlines(),
         "blas": os.path.realpath("/etc/alternatives/libblas.so.3-x86_64-linux-gnu"),
     }
     if not args.skip_hash:
