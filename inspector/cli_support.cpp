@@ -89,7 +89,8 @@ po::typed_value<std::vector<std::string>>* allow_globs_value(std::vector<std::st
 void add_output_options(po::options_description& options, OutputOptions& output, bool with_allow) {
   options.add_options()
       ("format", po::value(&output.format)->default_value("text"), "report format: text, json, md, html, junit")
-      ("out", output_path_value(&output.out), "write the report to this file (atomically) instead of stdout ('-': stdout)");
+      ("out", output_path_value(&output.out), "write the report to this file (atomically) instead of stdout ('-': stdout)")
+      ("verbose", po::bool_switch(&output.verbose), "text format: list every finding, not one paragraph per problem");
   if (with_allow) {
     options.add_options()
         ("allow", allow_globs_value(&output.allow), kAllowHelp);
@@ -122,7 +123,7 @@ bool parse_arguments(const std::string& command, const std::string& usage,
 int emit_report(Report report, const OutputOptions& output) {
   apply_allow_globs(report.findings, output.allow);
   sort_findings(report.findings);
-  auto renderer = make_renderer(output.format);
+  auto renderer = make_renderer(output.format, output.verbose);
   deliver_output(output.out, renderer->render(report));
   return report.exit_code();
 }

@@ -41,6 +41,7 @@ struct OutputOptions {
   std::string format = "text";
   std::string out;  // empty: standard output
   std::vector<std::string> allow;
+  bool verbose = false;  // text: every finding on its own, not one paragraph per problem
 };
 void add_output_options(po::options_description& options, OutputOptions& output, bool with_allow);
 

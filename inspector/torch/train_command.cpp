@@ -33,6 +33,7 @@ int finish(const Report& report, const TrainOptions& options, int exit_code) {
   OutputOptions output;
   output.format = options.format;
   output.allow = options.allow;
+  output.verbose = options.verbose;
   return std::max(exit_code, emit_report(report, output));
 }
 
@@ -105,6 +106,7 @@ int run_train(const std::vector<std::string>& args) {
       ("threads", po::value(&o.threads)->default_value(o.threads), "intra-op threads per rank; 0: cores / ranks on this machine")
       ("master-port", po::value(&o.master_port)->default_value(o.master_port), "rendezvous port for --nproc > 1; 0: a free one")
       ("format", po::value(&o.format)->default_value(o.format), "run report on stdout: text, json, md, html, junit")
+      ("verbose", po::bool_switch(&o.verbose), "text format: list every finding, not one paragraph per problem")
       ("allow", allow_globs_value(&o.allow), kAllowHelp);
   po::variables_map values;
   if (!parse_arguments("train", "metaguard train [options]", args, flags, {}, values)) return 0;

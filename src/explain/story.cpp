@@ -9,6 +9,7 @@
 
 #include "explain/cause_catalog.hpp"
 #include "explain/tensor_history.hpp"
+#include "report/finding_groups.hpp"
 
 namespace metaguard {
 namespace {
@@ -138,14 +139,9 @@ std::vector<int> ranks_in_records(const std::vector<const ReportFile*>& files) {
 // A preflight report's own "preflight": {"world_size": N}; a value that is not a positive
 // integer is ignored (the report's schema does not fix the extra section).
 std::optional<int> declared_world_size(const std::vector<const ReportFile*>& files) {
-  constexpr int64_t kMaxWorldSize = 1'000'000;
   for (const ReportFile* file : files) {
-    auto section = file->report.extra.find("preflight");
-    if (section == file->report.extra.end() || !section->is_object()) continue;
-    auto size = section->find("world_size");
-    if (size == section->end() || !size->is_number_integer()) continue;
-    int64_t value = size->get<int64_t>();
-    if (value > 0 && value <= kMaxWorldSize) return static_cast<int>(value);
+    if (file->report.training) continue;  // training's world size is read on its own, first
+    if (auto size = report_world_size(file->report)) return size;
   }
   return std::nullopt;
 }
@@ -266,37 +262,6 @@ int Problem::tensor_count() const {
   int count = 0;
   for (const auto& group : groups) count += static_cast<int>(group.tensors.size());
   return count;
-}
-
-bool natural_less(const std::string& a, const std::string& b) {
-  size_t i = 0;
-  size_t j = 0;
-  auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  while (i < a.size() && j < b.size()) {
-    if (digit(a[i]) && digit(b[j])) {
-      size_t i_end = i;
-      size_t j_end = j;
-      while (i_end < a.size() && digit(a[i_end])) ++i_end;
-      while (j_end < b.size() && digit(b[j_end])) ++j_end;
-      // Compare as numbers without overflow: strip leading zeros, then length, then text.
-      size_t i_start = i;
-      size_t j_start = j;
-      while (i_start + 1 < i_end && a[i_start] == '0') ++i_start;
-      while (j_start + 1 < j_end && b[j_start] == '0') ++j_start;
-      std::string_view x(a.data() + i_start, i_end - i_start);
-      std::string_view y(b.data() + j_start, j_end - j_start);
-      if (x.size() != y.size()) return x.size() < y.size();
-      if (x != y) return x < y;
-      if (i_end - i != j_end - j) return (i_end - i) < (j_end - j);  // "01" after "1": stay strict
-      i = i_end;
-      j = j_end;
-      continue;
-    }
-    if (a[i] != b[j]) return a[i] < b[j];
-    ++i;
-    ++j;
-  }
-  return (a.size() - i) < (b.size() - j);
 }
 
 std::string name_pattern(const std::vector<std::string>& names) {

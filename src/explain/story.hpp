@@ -5,6 +5,7 @@
 
 #include "core/report.hpp"
 #include "explain/run_reader.hpp"
+#include "report/name_patterns.hpp"  // natural_less
 
 namespace metaguard {
 
@@ -63,8 +64,6 @@ Story build_story(const RunReports& run);
 
 // "rank 1", "ranks 0 and 1", "ranks 0-7", "ranks 0, 2 and 5"
 std::string ranks_text(const std::vector<int>& ranks);
-// Natural order for tensor names: digit runs compare as numbers.
-bool natural_less(const std::string& a, const std::string& b);
 // The names with every all-digit segment replaced by '*' when that gives one pattern for
 // all of them and more than one name; "" otherwise.
 std::string name_pattern(const std::vector<std::string>& names);

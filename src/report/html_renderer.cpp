@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "report/escaping.hpp"
+#include "report/finding_groups.hpp"
 #include "report/html_charts.hpp"
 #include "report/module_tree.hpp"
 #include "report/tensor_state.hpp"
@@ -115,10 +116,19 @@ void render_header(const Report& report, const Summary& summary, std::string& ou
   out += "<a href=\"#memory\">Memory</a><a href=\"#tree\">Module tree</a></nav>\n</header>\n";
 }
 
+// One card per problem (finding_groups.hpp): a problem of one finding reads as that finding;
+// a larger one names its tensors and ranks, shows the provenance timeline once, and lists
+// every finding in a collapsible list.
 void render_findings(const Report& report, std::string& out) {
   std::map<std::string, const TensorRecord*> by_name;
   for (const auto& t : report.tensors) by_name.emplace(t.name, &t);
-  out += fmt::format("<section id=\"findings\">\n<h2>Findings ({})</h2>\n", report.findings.size());
+  const auto groups = group_findings(report.findings, report_world_size(report));
+  if (groups.size() == report.findings.size()) {
+    out += fmt::format("<section id=\"findings\">\n<h2>Findings ({})</h2>\n", report.findings.size());
+  } else {
+    out += fmt::format("<section id=\"findings\">\n<h2>Findings ({})</h2>\n",
+                       text(findings_heading(report.findings.size(), groups.size())));
+  }
   if (report.findings.empty()) out += "<p>No findings.</p>\n";
   // What to act on first: open errors, then warnings, then info and allowed, then repaired;
   // the report's own order (tensor, code) within each.
@@ -127,22 +137,26 @@ void render_findings(const Report& report, std::string& out) {
     if (f.allowed || f.severity == Severity::Info) return 2;
     return f.severity == Severity::Error ? 0 : 1;
   };
-  std::vector<const Finding*> ordered;
-  for (const auto& f : report.findings) ordered.push_back(&f);
+  std::vector<const FindingGroup*> ordered;
+  for (const auto& group : groups) ordered.push_back(&group);
   std::stable_sort(ordered.begin(), ordered.end(),
-                   [&](const Finding* a, const Finding* b) { return urgency(*a) < urgency(*b); });
-  for (const Finding* finding : ordered) {
-    const Finding& f = *finding;
+                   [&](const FindingGroup* a, const FindingGroup* b) { return urgency(*a->first) < urgency(*b->first); });
+  for (const FindingGroup* group : ordered) {
+    const Finding& f = *group->first;
+    const bool one = group->size() == 1;
     out += fmt::format("<article class=\"finding {}\">\n<div class=\"head\"><span class=\"sev\">{}</span>",
                        finding_class(f), f.repaired ? "repaired" : text(to_string(f.severity)));
-    out += fmt::format("<code>{}</code><code><b>{}</b></code>", text(f.code), text(f.tensor.value_or("(model)")));
+    out += fmt::format("<code>{}</code><code><b>{}</b></code>", text(f.code),
+                       text(group->tensor_pattern.empty() ? "(model)" : group->tensor_pattern));
     std::string where;
-    if (f.rank) where += fmt::format("rank {} ", *f.rank);
+    if (one && f.rank) where += fmt::format("rank {} ", *f.rank);
+    if (!one && !group->ranks_text.empty()) where += group->ranks_text + " ";
     if (f.phase) where += "at " + *f.phase;
     if (f.allowed) where += " (allowed)";
+    if (!one) where += fmt::format(" ({} findings)", group->size());
     if (!where.empty()) out += fmt::format("<span class=\"where\">{}</span>", text(where));
     out += "</div>\n";
-    out += fmt::format("<p class=\"message\">{}</p>\n", text(f.message));
+    out += fmt::format("<p class=\"message\">{}</p>\n", text(group->message));
     if (!f.hint.empty()) out += fmt::format("<p class=\"fix\"><b>Fix:</b> {}</p>\n", text(f.hint));
     const TensorRecord* tensor = nullptr;
     if (f.tensor) {
@@ -150,9 +164,19 @@ void render_findings(const Report& report, std::string& out) {
       if (it != by_name.end()) tensor = it->second;
     }
     if (tensor && !tensor->provenance.empty()) {
+      if (!one) out += fmt::format("<p class=\"where\">History of <code>{}</code>, as the others':</p>\n", text(*f.tensor));
       out += "<div class=\"scroll\">" + svg_timeline(tensor->provenance) + "</div>\n";
     } else if (f.tensor) {
       out += "<p class=\"where\">No provenance recorded for this tensor.</p>\n";
+    }
+    if (!one) {
+      out += fmt::format("<details><summary>every finding ({})</summary><ul class=\"mono\">", group->size());
+      for (size_t index : group->members) {
+        const Finding& member = report.findings[index];
+        out += fmt::format("<li>{}{}</li>", text(member.tensor.value_or("(model)")),
+                           member.rank ? fmt::format(" rank {}", *member.rank) : "");
+      }
+      out += "</ul></details>\n";
     }
     out += "</article>\n";
   }

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "report/finding_groups.hpp"
+
 namespace metaguard {
 namespace {
 
@@ -29,30 +31,20 @@ std::string finding_note(const Finding& finding) {
   return out;
 }
 
-JUnitCase tensor_case(const std::string& classname, const std::string& name,
-                      const std::vector<const Finding*>& findings) {
+JUnitCase problem_case(const std::string& classname, const std::string& name, const FindingGroup& group,
+                       const std::vector<const Finding*>& findings) {
   JUnitCase c;
   c.name = name;
   c.classname = classname;
-  std::vector<const Finding*> errors;
-  for (const Finding* finding : findings) {
-    if (is_open_error(*finding)) {
-      errors.push_back(finding);
-    } else {
-      c.system_out += finding_note(*finding);
-    }
+  const Finding& first = *group.first;
+  if (!is_open_error(first)) {  // a group shares severity and state: all open errors or none
+    for (const Finding* finding : findings) c.system_out += finding_note(*finding);
+    return c;
   }
-  if (errors.empty()) return c;
   JUnitFailure failure;
-  std::set<std::string> codes;
-  for (const Finding* finding : errors) {
-    codes.insert(finding->code);
-    failure.text += finding_note(*finding);
-  }
-  failure.type = fmt::format("{}", fmt::join(codes, ","));
-  failure.message = errors.size() == 1
-                        ? errors.front()->message
-                        : fmt::format("{} errors: {}", errors.size(), failure.type);
+  failure.type = first.code;
+  failure.message = group.message;
+  for (const Finding* finding : findings) failure.text += finding_note(*finding);
   c.failure = std::move(failure);
   return c;
 }
@@ -89,26 +81,28 @@ JUnitSuite junit_suite(const Report& report) {
     }
   }
 
-  // Cases in a stable order: the report's tensors as listed, then the rest by name.
-  std::vector<std::string> names;
+  // One case per problem (a group of findings, finding_groups.hpp), so a CI page shows one
+  // failure per problem however many layers and ranks it touches; then one passing case per
+  // tensor no finding names, in the report's order.
+  std::string classname = "metaguard." + report.command;
+  std::set<std::string> named;
+  for (const auto& group : group_findings(report.findings, report_world_size(report))) {
+    std::vector<const Finding*> members;
+    for (size_t index : group.members) members.push_back(&report.findings[index]);
+    for (const auto& tensor : group.tensors) named.insert(tensor);
+    std::string name = fmt::format("{} [{}]", group.tensor_pattern.empty() ? kModelCase : group.tensor_pattern,
+                                   group.first->code);
+    if (!group.ranks_text.empty() && group.size() > 1) name += " on " + group.ranks_text;
+    suite.cases.push_back(problem_case(classname, name, group, members));
+  }
   std::set<std::string> seen;
   for (const auto& tensor : report.tensors) {
-    if (seen.insert(tensor.name).second) names.push_back(tensor.name);
+    if (named.count(tensor.name) || !seen.insert(tensor.name).second) continue;
+    JUnitCase c;
+    c.name = tensor.name;
+    c.classname = classname;
+    suite.cases.push_back(std::move(c));
   }
-  std::set<std::string> finding_only;
-  bool model_findings = false;
-  std::map<std::string, std::vector<const Finding*>> by_tensor;
-  for (const auto& finding : report.findings) {
-    std::string name = finding.tensor.value_or(kModelCase);
-    if (!finding.tensor) model_findings = true;
-    if (finding.tensor && !seen.count(name)) finding_only.insert(name);
-    by_tensor[name].push_back(&finding);
-  }
-  names.insert(names.end(), finding_only.begin(), finding_only.end());
-  if (model_findings) names.push_back(kModelCase);
-
-  std::string classname = "metaguard." + report.command;
-  for (const auto& name : names) suite.cases.push_back(tensor_case(classname, name, by_tensor[name]));
   return suite;
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "report/escaping.hpp"
+#include "report/finding_groups.hpp"
 #include "report/tensor_state.hpp"
 #include "report/text_renderer.hpp"
 
@@ -48,21 +49,30 @@ std::string verdict(const Summary& summary) {
   return "**No error remains** (exit 0)";
 }
 
+// One row per problem (finding_groups.hpp); a problem of one finding reads as that finding.
 void render_findings(const Report& report, std::string& out) {
-  out += fmt::format("\n## Findings ({})\n\n", report.findings.size());
+  const auto groups = group_findings(report.findings, report_world_size(report));
+  if (groups.size() == report.findings.size()) {
+    out += fmt::format("\n## Findings ({})\n\n", report.findings.size());
+  } else {
+    out += fmt::format("\n## Findings ({})\n\n", findings_heading(report.findings.size(), groups.size()));
+  }
   if (report.findings.empty()) {
     out += "No findings.\n";
     return;
   }
   out += table_head({"severity", "code", "tensor", "rank", "phase", "message", "fix"});
-  for (const auto& f : report.findings) {
+  for (const auto& group : groups) {
+    const Finding& f = *group.first;
     std::string severity(to_string(f.severity));
     if (f.repaired) severity += " (repaired)";
     if (f.allowed) severity += " (allowed)";
-    out += table_row({severity, markdown_code_cell(f.code),
-                      f.tensor ? markdown_code_cell(*f.tensor) : "(model)",
-                      f.rank ? std::to_string(*f.rank) : "", escape_markdown(f.phase.value_or("")),
-                      escape_markdown(f.message), escape_markdown(f.hint)});
+    const bool one = group.size() == 1;
+    std::string tensor = group.tensor_pattern.empty() ? "(model)" : markdown_code_cell(group.tensor_pattern);
+    if (!one) tensor += fmt::format(" ({} findings)", group.size());
+    std::string rank = one ? (f.rank ? std::to_string(*f.rank) : "") : escape_markdown(group.ranks_text);
+    out += table_row({severity, markdown_code_cell(f.code), tensor, rank, escape_markdown(f.phase.value_or("")),
+                      escape_markdown(group.message), escape_markdown(f.hint)});
   }
 }
 

@@ -13,8 +13,8 @@ namespace metaguard {
 
 std::vector<std::string> report_formats() { return {"text", "json", "md", "html", "junit"}; }
 
-std::unique_ptr<Renderer> make_renderer(std::string_view format) {
-  if (format == "text") return std::make_unique<TextRenderer>();
+std::unique_ptr<Renderer> make_renderer(std::string_view format, bool verbose) {
+  if (format == "text") return std::make_unique<TextRenderer>(verbose);
   if (format == "json") return std::make_unique<JsonRenderer>();
   if (format == "md") return std::make_unique<MarkdownRenderer>();
   if (format == "html") return std::make_unique<HtmlRenderer>();

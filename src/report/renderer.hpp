@@ -17,7 +17,8 @@ class Renderer {
 
 // The formats of CONTRACT.md: text, json, md, html, junit.
 std::vector<std::string> report_formats();
-// Throws InputError naming the format when it is unknown.
-std::unique_ptr<Renderer> make_renderer(std::string_view format);
+// Throws InputError naming the format when it is unknown. `verbose`: the text format lists
+// every finding instead of one paragraph per problem (the other formats keep both).
+std::unique_ptr<Renderer> make_renderer(std::string_view format, bool verbose = false);
 
 }  // namespace metaguard

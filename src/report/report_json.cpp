@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/errors.hpp"
+#include "report/finding_groups.hpp"
 
 namespace metaguard {
 
@@ -170,6 +171,32 @@ json finding_to_json(const Finding& finding) {
   return out;
 }
 
+// The findings as problems (finding_groups.hpp): what the text report prints, with the
+// indices of the findings each one stands for, so a script can go either way.
+json groups_to_json(const Report& report) {
+  json groups = json::array();
+  for (const auto& group : group_findings(report.findings, report_world_size(report))) {
+    const Finding& f = *group.first;
+    json out = {
+        {"code", f.code},
+        {"severity", to_string(f.severity)},
+        {"phase", optional_json(f.phase)},
+        {"tensors", group.tensor_pattern.empty() ? json(nullptr) : json(group.tensor_pattern)},
+        {"tensor_count", group.tensors.size()},
+        {"ranks", group.ranks},
+        {"ranks_text", group.ranks_text},
+        {"count", group.size()},
+        {"message", group.message},
+        {"hint", f.hint},
+        {"repaired", f.repaired},
+        {"findings", group.members},
+    };
+    if (f.allowed) out["allowed"] = true;
+    groups.push_back(std::move(out));
+  }
+  return groups;
+}
+
 json report_to_json(const Report& report, bool include_tensors) {
   json tensors = include_tensors ? json::array() : json(nullptr);
   if (include_tensors) {
@@ -217,6 +244,7 @@ json report_to_json(const Report& report, bool include_tensors) {
         {"stopped", std::move(stopped)},
     };
   }
+  out["groups"] = groups_to_json(report);
   for (const auto& [key, value] : report.extra.items()) {
     if (!out.contains(key)) out[key] = value;
   }
@@ -268,7 +296,8 @@ Report report_from_json(const json& document, const std::string& origin) {
     }
     report.training = training;
   }
-  static const char* const kKnown[] = {"schema", "command", "source", "tensors", "findings", "summary", "training"};
+  // "groups" is derived from the findings and made anew when the report is written again.
+  static const char* const kKnown[] = {"schema", "command", "source", "tensors", "findings", "summary", "training", "groups"};
   for (const auto& [key, value] : document.items()) {
     bool known = false;
     for (const char* name : kKnown) known = known || key == name;

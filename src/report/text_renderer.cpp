@@ -3,8 +3,22 @@
 #include <fmt/format.h>
 
 #include "report/escaping.hpp"
+#include "report/finding_groups.hpp"
 
 namespace metaguard {
+namespace {
+
+void render_finding(const Finding& f, std::string& out) {
+  std::string where;
+  if (f.rank) where += fmt::format(" rank {}", *f.rank);
+  if (f.phase) where += fmt::format(" at {}", *f.phase);
+  out += fmt::format("  {}{} [{}] {}{}\n", to_string(f.severity), f.repaired ? " (repaired)" : "", f.code,
+                     printable_text(f.tensor.value_or("(model)")), where);
+  out += fmt::format("      {}\n", printable_text(f.message));
+  if (!f.hint.empty()) out += fmt::format("      fix: {}\n", printable_text(f.hint));
+}
+
+}  // namespace
 
 std::string human_bytes(int64_t bytes) {
   static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -82,15 +96,26 @@ std::string TextRenderer::render(const Report& report) const {
 
   if (report.findings.empty()) {
     out += "\nno findings\n";
-  } else {
+  } else if (verbose_) {
     out += fmt::format("\n{} findings:\n", report.findings.size());
-    for (const auto& f : report.findings) {
+    for (const auto& f : report.findings) render_finding(f, out);
+  } else {
+    const auto groups = group_findings(report.findings, report_world_size(report));
+    out += fmt::format("\n{}{}:\n", findings_heading(report.findings.size(), groups.size()),
+                       groups.size() == report.findings.size() ? "" : " (--verbose lists each)");
+    for (const auto& group : groups) {
+      if (group.size() == 1) {
+        render_finding(*group.first, out);
+        continue;
+      }
+      const Finding& f = *group.first;
       std::string where;
-      if (f.rank) where += fmt::format(" rank {}", *f.rank);
+      if (!group.ranks_text.empty()) where += " on " + group.ranks_text;
       if (f.phase) where += fmt::format(" at {}", *f.phase);
-      out += fmt::format("  {}{} [{}] {}{}\n", to_string(f.severity), f.repaired ? " (repaired)" : "",
-                         f.code, printable_text(f.tensor.value_or("(model)")), where);
-      out += fmt::format("      {}\n", printable_text(f.message));
+      out += fmt::format("  {}{} [{}] {}{} ({} findings)\n", to_string(f.severity), f.repaired ? " (repaired)" : "",
+                         f.code, printable_text(group.tensor_pattern.empty() ? "(model)" : group.tensor_pattern), where,
+                         group.size());
+      out += fmt::format("      {}\n", printable_text(group.message));
       if (!f.hint.empty()) out += fmt::format("      fix: {}\n", printable_text(f.hint));
     }
   }

@@ -5,9 +5,15 @@ namespace metaguard {
 
 // For a terminal: findings first (what to act on), a tensor table for scans, and one
 // closing `SUMMARY:` line that scripts can grep.
+// Findings that tell one problem (finding_groups.hpp) print as one paragraph naming every
+// tensor and rank; `verbose` prints each finding on its own.
 class TextRenderer : public Renderer {
  public:
+  explicit TextRenderer(bool verbose = false) : verbose_(verbose) {}
   std::string render(const Report& report) const override;
+
+ private:
+  bool verbose_;
 };
 
 // The closing line, shared with other renderers that want it.

@@ -30,6 +30,7 @@ struct TrainOptions {
   std::string resume;             // run directory to continue
   std::vector<std::string> allow;  // --allow globs
   std::string format = "text";    // the run report on stdout
+  bool verbose = false;           // text: every finding on its own
   std::string device = "auto";    // cpu | cuda | auto (cuda when LibTorch sees a GPU)
   std::string backend = "auto";   // gloo | nccl | auto (nccl on cuda when compiled in, else gloo)
   double timeout = 120;           // seconds any collective may take

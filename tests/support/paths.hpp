@@ -11,7 +11,7 @@ inline std::string build_path(const std::string& relative) {
 }
 // The Python whose torch the interop tests compare with: Debian's python3 (python3-torch)
 // beside Debian's LibTorch, the virtual environment's beside a PyTorch wheel's
-// (-DMETAGUARD_PYTHON, set by scripts/setup-torch2.sh).
+// (-DMETAGUARD_PYTHON, set by scripts/setup.sh --torch2).
 #ifdef METAGUARD_PYTHON
 inline std::string python_executable() { return METAGUARD_PYTHON; }
 #else

@@ -140,9 +140,14 @@ TEST_CASE("report html: findings, timelines, loss curve, memory and tree", "[rep
   Report report = training_report();
   std::string html = HtmlRenderer().render(report);
   INFO(html);
-  CHECK(count(html, "<article class=\"finding error\">") == 3);
-  // Two findings have tensors with provenance; the hostile one has none recorded.
-  CHECK(count(html, "<svg class=\"timeline\"") == 2);
+  // The two lora_ind findings tell one problem: one card naming both layers, the timeline
+  // once, every finding in a collapsible list; the hostile one has no provenance recorded.
+  CHECK(count(html, "<article class=\"finding error\">") == 2);
+  CHECK(html.find("<code><b>transformer.h.{0,1}.attn.attn.lora_ind</b></code><span class=\"where\">rank 1 at "
+                  "before-forward (2 findings)</span>") != std::string::npos);
+  CHECK(html.find("<details><summary>every finding (2)</summary><ul class=\"mono\"><li>transformer.h.0.attn.attn.lora_ind "
+                  "rank 1</li><li>transformer.h.1.attn.attn.lora_ind rank 1</li></ul></details>") != std::string::npos);
+  CHECK(count(html, "<svg class=\"timeline\"") == 1);
   CHECK(count(html, "No provenance recorded for this tensor.") == 1);
   CHECK(html.find("<title>init: created on meta</title>") != std::string::npos);
   CHECK(html.find("<div class=\"verdict fail\">3 errors remain</div>") != std::string::npos);

@@ -86,25 +86,50 @@ TEST_CASE("report junit: the data model writes totals first and escapes everythi
   }
 }
 
-TEST_CASE("report junit: one case per tensor, failing on open errors only", "[report][junit]") {
+TEST_CASE("report junit: one case per problem, failing on open errors only, then the tensors without findings",
+          "[report][junit]") {
   Report report = sample_report();
   std::string xml = make_renderer("junit")->render(report);
   require_well_formed(xml);
-  // a.weight, a.lora_ind, b.weight, c.weight, then d.weight (only in findings), then (model).
-  CHECK(xml.find("<testsuites name=\"metaguard\" tests=\"6\" failures=\"3\"") != std::string::npos);
-  CHECK(xml.find("<testsuite name=\"preflight micro\" tests=\"6\" failures=\"3\"") != std::string::npos);
+  // The six findings are six problems (no two share code and story), then a.weight passes.
+  // Open errors: both of a.lora_ind's, d.weight's missing key and the model's mixed devices.
+  CHECK(xml.find("<testsuites name=\"metaguard\" tests=\"7\" failures=\"4\"") != std::string::npos);
+  CHECK(xml.find("<testsuite name=\"preflight micro\" tests=\"7\" failures=\"4\"") != std::string::npos);
   if (!test::have_xmllint()) return;
-  CHECK(xpath(xml, "string(//testcase[2]/@name)") == "a.lora_ind");
-  CHECK(xpath(xml, "string(//testcase[5]/@name)") == "d.weight");
-  CHECK(xpath(xml, "string(//testcase[6]/@name)") == "(model)");
-  CHECK(xpath(xml, "string(//testcase[@name=\"a.lora_ind\"]/failure/@type)") ==
-        "meta-nonpersistent-buffer,rank-divergence");
-  CHECK(xpath(xml, "string(//testcase[@name=\"a.lora_ind\"]/failure/@message)") ==
-        "2 errors: meta-nonpersistent-buffer,rank-divergence");
-  CHECK(xpath(xml, "count(//testcase[@name=\"b.weight\"]/failure)") == "0");
-  CHECK(xpath(xml, "string(//testcase[@name=\"b.weight\"]/system-out)").find("warning [dtype-mismatch]") == 0);
-  CHECK(xpath(xml, "string(//testcase[@name=\"c.weight\"]/system-out)").find("repaired [meta-parameter]") == 0);
+  CHECK(xpath(xml, "string(//testcase[1]/@name)") == "a.lora_ind [meta-nonpersistent-buffer]");
+  CHECK(xpath(xml, "string(//testcase[2]/@name)") == "a.lora_ind [rank-divergence]");
+  CHECK(xpath(xml, "string(//testcase[6]/@name)") == "(model) [mixed-devices]");
+  CHECK(xpath(xml, "string(//testcase[7]/@name)") == "a.weight");
+  CHECK(xpath(xml, "count(//testcase[7]/*)") == "0");
+  CHECK(xpath(xml, "string(//testcase[1]/failure/@type)") == "meta-nonpersistent-buffer");
+  CHECK(xpath(xml, "count(//testcase[@name=\"b.weight [dtype-mismatch]\"]/failure)") == "0");
+  CHECK(xpath(xml, "string(//testcase[@name=\"b.weight [dtype-mismatch]\"]/system-out)").find("warning [dtype-mismatch]") == 0);
+  CHECK(xpath(xml, "string(//testcase[@name=\"c.weight [meta-parameter]\"]/system-out)").find("repaired [meta-parameter]") == 0);
   CHECK(xpath(xml, "string(//properties/property[@name=\"errors\"]/@value)") == "4");
+}
+
+TEST_CASE("report junit: a problem on every layer and rank is one failing case that names them all", "[report][junit]") {
+  Report report;
+  report.command = "preflight";
+  report.source = "llama";
+  report.extra["preflight"] = {{"world_size", 4}};
+  for (int rank = 0; rank < 4; ++rank) {
+    for (int layer = 0; layer < 80; ++layer) {
+      const std::string name = "transformer.h." + std::to_string(layer) + ".attn.attn.lora_ind";
+      Finding f = finding("meta-nonpersistent-buffer", name, Severity::Error, rank);
+      f.phase = "before-validation";
+      f.message = "Non-persistent buffer " + name + " is on meta on rank " + std::to_string(rank) + " at before-validation.";
+      report.findings.push_back(f);
+    }
+  }
+  std::string xml = make_renderer("junit")->render(report);
+  require_well_formed(xml);
+  CHECK(xml.find("<testsuite name=\"preflight llama\" tests=\"1\" failures=\"1\"") != std::string::npos);
+  if (!test::have_xmllint()) return;
+  CHECK(xpath(xml, "string(//testcase[1]/@name)") ==
+        "transformer.h.{0..79}.attn.attn.lora_ind [meta-nonpersistent-buffer] on all 4 ranks");
+  CHECK(xpath(xml, "string(//testcase[1]/failure/@message)") ==
+        "Non-persistent buffer transformer.h.{0..79}.attn.attn.lora_ind is on meta on all 4 ranks at before-validation.");
 }
 
 TEST_CASE("report junit: well-formed for any names and messages", "[report][junit][property]") {
@@ -112,6 +137,8 @@ TEST_CASE("report junit: well-formed for any names and messages", "[report][juni
     WARN("xmllint not installed (Debian package libxml2-utils): property skipped");
     return;
   }
+  // Each finding has a code of its own, so each is a problem of its own: one case each,
+  // failing when it is an open error, plus one passing case per tensor no finding names.
   rc::prop("xmllint accepts the document and counts match the open errors", [] {
     auto severity = rc::gen::element(Severity::Info, Severity::Warning, Severity::Error);
     auto names = *rc::gen::resize(6, rc::gen::nonEmpty(rc::gen::container<std::vector<std::string>>(rc::gen::arbitrary<std::string>())));
@@ -122,20 +149,24 @@ TEST_CASE("report junit: well-formed for any names and messages", "[report][juni
     for (const auto& name : names) {
       if (listed.insert(name).second) report.tensors.push_back(tensor(name));
     }
-    std::set<std::string> failing;
+    int failing = 0;
+    std::set<std::string> named;
     int findings = *rc::gen::inRange(0, 6);
     for (int i = 0; i < findings; ++i) {
-      Finding f = finding(*rc::gen::arbitrary<std::string>(), "", *severity);
+      Finding f = finding(std::to_string(i) + *rc::gen::arbitrary<std::string>(), "", *severity);
       f.tensor = *rc::gen::elementOf(names);  // possibly "": still a tensor name
       f.message = *rc::gen::arbitrary<std::string>();
       f.repaired = *rc::gen::arbitrary<bool>();
-      if (f.severity == Severity::Error && !f.repaired) failing.insert(*f.tensor);
+      if (f.severity == Severity::Error && !f.repaired) ++failing;
+      named.insert(*f.tensor);
       report.findings.push_back(f);
     }
+    size_t unnamed = 0;
+    for (const auto& name : listed) unnamed += named.count(name) ? 0 : 1;
     std::string xml = JUnitRenderer().render(report);
     auto result = test::xmllint(xml, "--noout");
     RC_ASSERT(result.status == 0);
-    RC_ASSERT(xml.find("tests=\"" + std::to_string(listed.size()) + "\" failures=\"" +
-                       std::to_string(failing.size()) + "\"") != std::string::npos);
+    RC_ASSERT(xml.find("tests=\"" + std::to_string(findings + unnamed) + "\" failures=\"" + std::to_string(failing) +
+                       "\"") != std::string::npos);
   });
 }
