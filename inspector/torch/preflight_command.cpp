@@ -28,6 +28,9 @@ int run_preflight(const std::vector<std::string>& args) {
        fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
       ("offload", po::value(&options.offload)->composing(), "keep tensors matching this glob on meta on purpose (repeatable; pair with --allow)")
       ("repair", po::bool_switch(&options.repair), "repair at every guard point and check again")
+      ("precision", po::value(&options.precision)->default_value(options.precision), "memory figures for LitGPT's --precision: 32-true, 16-true, bf16-true, 16-mixed, bf16-mixed")
+      ("device", po::value(&options.device)->default_value(options.device), "memory figures per rank for: cpu, or cuda (one GPU per rank)")
+      ("device-memory", po::value<std::string>(), "memory of one device, e.g. 80GiB: a rank that needs more is an error finding")
       ("seed", po::value(&seed)->default_value(seed), "run seed for init recipes")
       ("threads", po::value(&options.threads)->default_value(options.threads), "threads for materialization and hashing");
   add_output_options(flags, output, /*with_allow=*/true);
@@ -36,6 +39,7 @@ int run_preflight(const std::vector<std::string>& args) {
   options.seed = parse_seed(seed);
   if (values.count("checkpoint")) options.checkpoint = values["checkpoint"].as<std::string>();
   if (!init.empty()) options.init = init;
+  if (values.count("device-memory")) options.device_memory = values["device-memory"].as<std::string>();
   if (options.threads < 1) throw InputError("--threads: must be at least 1");
   return emit_report(run_preflight(options), output);
 }

@@ -80,6 +80,11 @@ const std::vector<Cause>& cause_catalog() {
        "in a LoRA run only the adapters should train: base weights left trainable (or adapters frozen) "
        "change what the run optimizes and how much memory it needs",
        "freeze the base weights and mark only the LoRA weights trainable after building the model"},
+      {"device-memory-exceeded",
+       "a rank would hold more weights, gradients and optimizer state than its device has (--device-memory), "
+       "before a single activation: the run would fail with an out-of-memory error at materialization",
+       "shard the frozen weights across ranks (FSDP), use more ranks, a 16-bit --precision, or train fewer "
+       "parameters"},
   };
   return catalog;
 }

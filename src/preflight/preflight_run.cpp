@@ -5,8 +5,10 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 #include <torch/torch.h>
 
+#include "checks/memory_budget.hpp"
 #include "core/errors.hpp"
 #include "preflight/in_process_replicator.hpp"
 #include "preflight/init_program.hpp"
@@ -24,27 +26,13 @@ std::vector<std::string> distinct_phases(const std::vector<std::string>& phases)
   return distinct;
 }
 
-nlohmann::json memory_row(int rank, const Inventory& inventory) {
-  std::map<std::string, nlohmann::json> by_device;
-  std::unordered_set<uint64_t> storages;
-  for (const auto& t : inventory.tensors()) {
-    if (t.is_meta()) continue;  // meta tensors hold no memory
-    auto& row = by_device[t.device];
-    if (row.is_null()) row = {{"rank", rank}, {"device", t.device}, {"weight_bytes", 0}, {"gradient_bytes", 0}, {"optimizer_bytes", 0}};
-    if (t.storage_key != 0 && !storages.insert(t.storage_key).second) continue;
-    row["weight_bytes"] = row["weight_bytes"].get<int64_t>() + t.nbytes;
-    if (t.kind == TensorKind::Parameter && t.requires_grad.value_or(false)) {
-      row["gradient_bytes"] = row["gradient_bytes"].get<int64_t>() + t.nbytes;
-      row["optimizer_bytes"] = row["optimizer_bytes"].get<int64_t>() + 2 * t.nbytes;
-    }
-  }
-  nlohmann::json rows = nlohmann::json::array();
-  for (auto& [device, row] : by_device) {
-    row["total_bytes"] = row["weight_bytes"].get<int64_t>() + row["gradient_bytes"].get<int64_t>() +
-                         row["optimizer_bytes"].get<int64_t>();
-    rows.push_back(row);
-  }
-  return rows;
+nlohmann::json memory_json(const MemoryRow& row) {
+  return {{"rank", row.rank},
+          {"device", row.device},
+          {"weight_bytes", row.weight_bytes},
+          {"gradient_bytes", row.gradient_bytes},
+          {"optimizer_bytes", row.optimizer_bytes},
+          {"total_bytes", row.total_bytes()}};
 }
 
 nlohmann::json parameter_counts(const Inventory& inventory) {
@@ -109,6 +97,24 @@ Report run_preflight(const PreflightOptions& options) {
                                  plan.has(Fault::SkipBroadcast) || plan.has(Fault::PartialCheckpoint);
   plan.meta_init = options.init ? *options.init == "meta" : (options.world_size > 1 || wants_meta_faults);
   check_plan(plan, config, lora);
+  const auto parsed_precision = parse_precision(options.precision);
+  if (!parsed_precision) {
+    throw InputError(fmt::format("--precision '{}': expected one of {}", options.precision,
+                                 fmt::join(precision_names(), ", ")));
+  }
+  const Precision precision = *parsed_precision;
+  if (options.device != "cpu" && options.device != "cuda") {
+    throw InputError(fmt::format("--device '{}': expected cpu or cuda", options.device));
+  }
+  const std::string device_label = options.device == "cuda" ? "cuda" : "";
+  std::optional<int64_t> device_memory;
+  if (options.device_memory) {
+    device_memory = parse_byte_size(*options.device_memory);
+    if (!device_memory) {
+      throw InputError(fmt::format("--device-memory '{}': expected a size such as 80GiB, 40GB or 512MiB",
+                                   *options.device_memory));
+    }
+  }
 
   GuardConfig guard;
   guard.policy = options.repair ? GuardPolicy::Repair : GuardPolicy::Warn;
@@ -203,9 +209,13 @@ Report run_preflight(const PreflightOptions& options) {
   report.command = "preflight";
   report.source = options.model;
   nlohmann::json memory = nlohmann::json::array();
+  std::vector<MemoryRow> memory_rows_all;
   for (auto& rank : ranks) {
     Inventory final_inventory = rank->walker().snapshot();
-    for (const auto& row : memory_row(rank->rank(), final_inventory)) memory.push_back(row);
+    for (const auto& row : memory_rows(rank->rank(), final_inventory, precision, device_label)) {
+      memory.push_back(memory_json(row));
+      memory_rows_all.push_back(row);
+    }
     std::vector<TensorRecord> tensors = final_inventory.tensors();
     rank->ledger().annotate(tensors);
     for (auto& t : tensors) {
@@ -220,6 +230,11 @@ Report run_preflight(const PreflightOptions& options) {
   all_ranks.assign_storage_ids();
   report.tensors = all_ranks.tensors();
   report.extra["memory"] = memory;
+  if (device_memory) {
+    for (auto& finding : memory_budget_findings(memory_rows_all, *device_memory, "materialize")) {
+      report.findings.push_back(std::move(finding));
+    }
+  }
   if (!load_summary.is_null()) report.extra["load"] = load_summary;
   std::vector<std::string> fault_list;
   for (Fault fault : plan.faults) fault_list.emplace_back(to_string(fault));
@@ -227,7 +242,7 @@ Report run_preflight(const PreflightOptions& options) {
       {"model", config.name},       {"lora", lora ? lora->to_spec() : "none"},
       {"world_size", plan.world_size}, {"init", plan.meta_init ? "meta" : "direct"},
       {"faults", fault_list},       {"repair", options.repair},       {"offload", options.offload},
-      {"seed", plan.seed},          {"phases", distinct_phases(ranks[0]->ledger().phases())},
+      {"seed", plan.seed},          {"precision", options.precision}, {"device", options.device},          {"phases", distinct_phases(ranks[0]->ledger().phases())},
       {"checkpoint", options.checkpoint ? nlohmann::json(*options.checkpoint) : nlohmann::json()},
   };
   sort_findings(report.findings);

@@ -17,6 +17,9 @@ struct PreflightOptions {
   std::vector<std::string> offload;  // globs of tensors kept on meta on purpose
   std::optional<std::string> checkpoint;  // rank 0 loads it (metadata only: a dry run reads no tensor bytes)
   bool repair = false;
+  std::string precision = "bf16-true";  // LitGPT's --precision names (checks/memory_budget.hpp)
+  std::string device = "cpu";           // cpu | cuda: the device memory figures are for
+  std::optional<std::string> device_memory;  // "80GiB": an error finding for a rank that needs more
   uint64_t seed = 1337;
   int threads = 1;
 };

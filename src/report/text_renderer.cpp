@@ -64,7 +64,13 @@ std::string TextRenderer::render(const Report& report) const {
     return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
   };
   if (report.extra.contains("memory") && report.extra["memory"].is_array()) {
-    out += "\nmemory per rank and device (weights + gradients + AdamW state of trainable tensors):\n";
+    std::string precision;  // preflight's --precision, when the report says
+    if (report.extra.contains("preflight") && report.extra["preflight"].is_object()) {
+      auto it = report.extra["preflight"].find("precision");
+      if (it != report.extra["preflight"].end() && it->is_string()) precision = " at " + it->get<std::string>();
+    }
+    out += fmt::format("\nmemory per rank and device{} (weights + gradients + AdamW state of trainable tensors):\n",
+                       precision);
     for (const auto& row : report.extra["memory"]) {
       if (!row.is_object()) continue;
       auto device = row.find("device");

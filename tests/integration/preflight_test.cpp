@@ -148,6 +148,9 @@ TEST_CASE("preflight bad input: one error line naming the flag, exit 2", "[prefl
       {{"--inject", "untie-on-materialize"}, "tie_embeddings"},
       {{"--inject", "skip-broadcast", "--world-size", "1"}, "--world-size"},
       {{"--format", "pdf"}, "pdf"},
+      {{"--precision", "bf16"}, "--precision 'bf16': expected one of 32-true, 16-true, bf16-true, 16-mixed, bf16-mixed"},
+      {{"--device", "tpu"}, "--device 'tpu'"},
+      {{"--device-memory", "80XB"}, "--device-memory '80XB'"},
       {{"--frobnicate"}, "frobnicate"},
   };
   for (const auto& [args, mentions] : cases) {
@@ -160,4 +163,37 @@ TEST_CASE("preflight bad input: one error line naming the flag, exit 2", "[prefl
     CHECK(result.err.find(mentions) != std::string::npos);
     CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
   }
+}
+
+TEST_CASE("preflight memory in LitGPT's terms: llama-2-70b with LoRA does not fit 80 GiB GPUs unsharded", "[preflight][memory]") {
+  // By hand (docs/TRAINING.md): every rank holds 68,976,648,192 frozen and 16,384,000
+  // trainable elements, 2 bytes each at bf16-true, plus small int64 lora_ind buffers.
+  auto run = preflight({"--model", "llama-2-70b", "--world-size", "8", "--device", "cuda", "--device-memory", "80GiB"});
+  CHECK(run.exit_code == 1);
+  REQUIRE(run.report["memory"].size() == 8);
+  const auto& row = run.report["memory"][3];
+  CHECK(row["rank"] == 3);
+  CHECK(row["device"] == "cuda");
+  CHECK(row["gradient_bytes"] == int64_t{16'384'000} * 2);
+  CHECK(row["optimizer_bytes"] == int64_t{16'384'000} * 2 * 2);
+  // Weights: the parameters at 2 bytes, the rotary cos and sin caches (4096 x 128 each, 2
+  // bytes), the causal mask (4096 x 4096 bools) and 80 int64 lora_ind buffers of 8192 + 1024.
+  const int64_t parameters = (int64_t{68'976'648'192} + 16'384'000) * 2;
+  const int64_t buffers = 2 * 4096 * 128 * 2 + 4096 * 4096 + 80 * (8192 + 1024) * 8;
+  CHECK(row["weight_bytes"].get<int64_t>() == parameters + buffers);
+  int exceeded = 0;
+  for (const auto& f : run.report["findings"]) {
+    if (f["code"] != "device-memory-exceeded") continue;
+    ++exceeded;
+    CHECK(f["severity"] == "error");
+    CHECK(f["message"].get<std::string>().find("48.6 GiB more than the 80.0 GiB") != std::string::npos);
+  }
+  CHECK(exceeded == 8);
+  // 32-true doubles the weights; 141 GiB GPUs hold bf16-true and not 32-true.
+  auto full = preflight({"--model", "llama-2-70b", "--world-size", "8", "--precision", "32-true", "--device-memory", "141GiB"});
+  CHECK(full.exit_code == 1);
+  CHECK(full.report["memory"][0]["gradient_bytes"] == int64_t{16'384'000} * 4);
+  auto fits = preflight({"--model", "llama-2-70b", "--world-size", "8", "--device-memory", "141GiB"});
+  CHECK(fits.exit_code == 0);
+  CHECK(fits.report["preflight"]["precision"] == "bf16-true");
 }

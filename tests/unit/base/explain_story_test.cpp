@@ -178,13 +178,15 @@ TEST_CASE("explain story: repaired, allowed and clean runs", "[explain][story]")
   CHECK(model_level.problems[0].messages == std::vector<std::string>{" has a mixed-devices problem"});
 }
 
-TEST_CASE("explain story: the cause catalog covers CONTRACT.md's codes", "[explain][story]") {
+TEST_CASE("explain story: the cause catalog covers CONTRACT.md's codes and the added ones", "[explain][story]") {
   // Written out here, not taken from the catalog, so a missing entry fails.
   const char* contract_codes[] = {"meta-parameter", "meta-buffer", "meta-nonpersistent-buffer", "meta-checkpoint-entry",
                                   "uninitialized-storage", "stale-derived-buffer", "optimizer-stale-reference",
                                   "tied-weights-broken", "mixed-devices", "rank-divergence", "missing-key",
                                   "unexpected-key", "shape-mismatch", "dtype-mismatch", "nonfinite-values",
-                                  "lora-trainability"};
+                                  "lora-trainability",
+                                  // docs/CONTRACT-ADDITIONS.md
+                                  "device-memory-exceeded"};
   for (const char* code : contract_codes) {
     INFO(code);
     Cause cause = cause_for(code);

@@ -1,0 +1,46 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/finding.hpp"
+#include "core/inventory.hpp"
+
+namespace metaguard {
+
+// How a run keeps its floating-point tensors, by LitGPT's --precision names: "-true" holds
+// weights, gradients and AdamW state in that type; "-mixed" holds them in float32 (16-bit
+// is only for the computation).
+enum class Precision { True32, True16, Bf16True, Mixed16, Bf16Mixed };
+
+std::optional<Precision> parse_precision(std::string_view name);  // "32-true", "bf16-mixed", ...
+const char* to_string(Precision precision);
+std::vector<std::string> precision_names();
+// Bytes a floating-point element takes under `precision` (weights, gradients and each
+// AdamW moment alike).
+int64_t float_element_bytes(Precision precision);
+
+// One rank's memory on one device: what training would hold there.
+struct MemoryRow {
+  int rank = 0;
+  std::string device;
+  int64_t weight_bytes = 0;     // parameters and buffers that hold data (a shared storage once)
+  int64_t gradient_bytes = 0;   // trainable parameters
+  int64_t optimizer_bytes = 0;  // AdamW: two moments per trainable parameter
+  int64_t total_bytes() const { return weight_bytes + gradient_bytes + optimizer_bytes; }
+};
+
+// The rows of one rank's inventory, one per device its tensors are on; `device`, when not
+// empty, names the device the run would use instead (e.g. "cuda:3" for --device cuda).
+std::vector<MemoryRow> memory_rows(int rank, const Inventory& inventory, Precision precision, const std::string& device = "");
+
+// "80GiB", "79.5 GB", "512MiB", "1000000" (bytes): nullopt when not a size.
+std::optional<int64_t> parse_byte_size(std::string_view text);
+
+// An error finding for every row over `budget` bytes, naming the rank, its need and the
+// shortfall (code "device-memory-exceeded").
+std::vector<Finding> memory_budget_findings(const std::vector<MemoryRow>& rows, int64_t budget, const std::string& phase);
+
+}  // namespace metaguard
