@@ -74,7 +74,7 @@ int run_rank(int rank, int ranks, int port, const std::string& model_name, const
   env.local_world_size = ranks;
   env.master_port = port;
   metaguard::Communicator communicator(env, std::chrono::seconds(300), metaguard::RunPlacement{});
-  metaguard::C10dReplicator replicator(communicator);
+  metaguard::C10dReplicator replicator(communicator, torch::kCPU);
   metaguard::CollectiveGuard guard(session, communicator, replicator, threads);
 
   std::vector<double> totals, hashes, exchanges, points;

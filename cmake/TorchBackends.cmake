@@ -24,6 +24,9 @@ endif()
 get_filename_component(_metaguard_site_packages "${Torch_DIR}/../../../.." ABSOLUTE)
 set(_metaguard_wheel_metadata "")
 file(GLOB _metaguard_wheel_metadata "${_metaguard_site_packages}/torch-*.dist-info/METADATA")
+if(_metaguard_wheel_metadata)
+  list(GET _metaguard_wheel_metadata 0 _metaguard_wheel_metadata)  # a stale dist-info beside: the first
+endif()
 
 # A wheel's torch/version.py names the full version (2.15.0+cu132) and the CUDA it was built
 # with; Debian's LibTorch has only TorchConfigVersion's 1.13.0.

@@ -5,19 +5,21 @@
 #   1. gpu_check: the torch-side core on cuda:0 (tests/device, needs only LibTorch + headers)
 #   2. the whole project with -DMETAGUARD_CUDA=ON (needs the Debian libraries of
 #      scripts/install-packages.sh: Boost.program_options, libzip, gloo headers, fmt, json)
-#   3. train --nproc 1 on NCCL and cuda:0; train --nproc 2 with Gloo on CUDA tensors (one GPU)
-#   4. preflight and the training fault scenarios with --device cuda
+#   3. train --nproc 1 on cuda:0; train --nproc 2 with NCCL when there are two GPUs (NCCL
+#      refuses two ranks on one GPU; skipped otherwise, saying so); train --nproc 2 with Gloo
+#      on CUDA tensors (the two ranks share a GPU)
+#   4. preflight --device cuda and the training fault scenarios on CUDA
 # Finishes in under 8 minutes on 16 cores; every step has its own time limit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out="${OUT:-/tmp/metaguard-device}"
+out="${OUT:-/tmp/metaguard-device-out}"
 mkdir -p "$out"
 python="${PYTHON:-python3}"
 prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)
 steps=()
 
-# record NAME STATUS DETAIL SECONDS
-record() { steps+=("$(printf '{"step": "%s", "status": "%s", "detail": "%s", "seconds": %s}' "$1" "$2" "${3//\"/\'}" "$4")"); }
+# record NAME STATUS DETAIL SECONDS: one line of tab-separated fields, made JSON at the end
+record() { steps+=("$1"$'\t'"$2"$'\t'"$(printf '%s' "$3" | tr '\t\n' '  ')"$'\t'"$4"); }
 # run_step NAME LIMIT_S COMMAND...: output in $out/NAME.log
 run_step() {
   local name=$1 limit=$2; shift 2
@@ -25,7 +27,7 @@ run_step() {
   if timeout "$limit" "$@" > "$out/$name.log" 2>&1; then
     record "$name" passed "" $((SECONDS - start))
   else
-    record "$name" failed "exit $? ; see $name.log: $(tail -c 300 "$out/$name.log" | tr '\n"' " '")" $((SECONDS - start))
+    record "$name" failed "exit $?; see $name.log: $(tail -c 300 "$out/$name.log")" $((SECONDS - start))
   fi
 }
 
@@ -59,9 +61,16 @@ fi
 if $built; then
   mg=/tmp/metaguard-cuda/metaguard
   run_step version 30 "$mg" --version
-  run_step train-nccl-1 180 "$mg" train --nproc 1 --device cuda --backend nccl --steps 10 --out "$out/train-nccl-1" --format json
+  gpus=$("$python" -c 'import torch; print(torch.cuda.device_count())' 2>/dev/null || echo 0)
+  run_step train-cuda-1 180 "$mg" train --nproc 1 --device cuda --steps 10 --out "$out/train-cuda-1" --format json
+  if ((gpus >= 2)); then
+    run_step train-nccl-2 180 "$mg" train --nproc 2 --device cuda --backend nccl --steps 10 --out "$out/train-nccl-2" --format json
+  else
+    record train-nccl-2 skipped "$gpus GPU(s): NCCL refuses two ranks on one GPU, so its process group cannot run here" 0
+  fi
   run_step train-gloo-cuda-2 180 "$mg" train --nproc 2 --device cuda --backend gloo --steps 10 --out "$out/train-gloo-2" --format json
-  run_step preflight-cuda 60 "$mg" preflight --model llama-2-70b --world-size 8 --format json --out "$out/preflight-70b.json"
+  run_step preflight-cuda 60 "$mg" preflight --model llama-2-70b --world-size 8 --device cuda --device-memory 139GiB \
+    --format json --out "$out/preflight-70b.json"
   for fault in lora-ind-meta rope-cache-meta skip-broadcast to-empty-no-init; do
     # Each must stop (exit 1) naming the fault's finding: a zero exit is a failure here.
     start=$SECONDS
@@ -78,9 +87,15 @@ else
   record trainer skipped "the project was not built here" 0
 fi
 
-{
-  echo '{"gpu": "'"$(tr -d '\n"' < "$out/gpu.txt")"'", "torch": "'"$(tr -d '\n"' < "$out/torch.txt")"'", "steps": ['
-  (IFS=,; echo "${steps[*]}")
-  echo ']}'
-} > "$out/device-summary.json"
+# The summary, built by Python's json module (log tails may hold any character).
+printf '%s\n' "${steps[@]}" | "$python" -c '
+import json, sys
+gpu, torch_line = (open(sys.argv[i]).read().strip() for i in (1, 2))
+steps = []
+for line in sys.stdin.read().splitlines():
+    name, status, detail, seconds = line.split("\t")
+    steps.append({"step": name, "status": status, "detail": detail, "seconds": int(seconds)})
+json.dump({"gpu": gpu, "torch": torch_line, "steps": steps}, sys.stdout, indent=2)
+print()
+' "$out/gpu.txt" "$out/torch.txt" > "$out/device-summary.json"
 cat "$out/device-summary.json"

@@ -28,7 +28,8 @@ flags=()
 if [[ "$config" == torch2 ]]; then
   build=build-torch2
   python="$(scripts/setup-venv.sh)"
-  prefix="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)"
+  prefix="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')" ||
+    { echo "setup: $python cannot import torch (see above); remove the virtual environment and run again" >&2; exit 1; }
   flags=(-DCMAKE_PREFIX_PATH="$prefix" -DMETAGUARD_CUDA="${METAGUARD_CUDA:-ON}" -DMETAGUARD_PYTHON="$python")
 fi
 [[ -f "$build/build.ninja" ]] || flags+=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo)

@@ -67,7 +67,7 @@ std::vector<std::string> C10dReplicator::replicate(RankSession& session, const s
     torch::Tensor tensor = tensors[i]->tensor;
     const std::string what = fmt::format("broadcast {}", names[i]);
     if (!sender && tensor.is_meta()) {
-      swap_in_place(tensor, torch::empty(tensor.sizes(), tensor.options().device(communicator_.device())));
+      swap_in_place(tensor, torch::empty(tensor.sizes(), tensor.options().device(device_)));
       session.tracker().mark_allocated(tensor, tensor.device().str());
     }
     const bool direct = tensor.is_contiguous() && tensor.scalar_type() != torch::kBool &&

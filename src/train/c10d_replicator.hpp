@@ -14,13 +14,16 @@ namespace metaguard {
 // shapes and dtypes), so a mismatch is an error on every rank instead of a hang or garbage.
 // Rank 0 then says which names it can send at all (a tensor still meta on rank 0 has no
 // data); only those are broadcast. Gloo refuses bool tensors, so they travel as uint8.
+// A received tensor lives on `device`, the rank's compute device, whatever device the
+// collective staged it through (Gloo: the host).
 class C10dReplicator : public Replicator {
  public:
-  explicit C10dReplicator(Communicator& communicator) : communicator_(communicator) {}
+  C10dReplicator(Communicator& communicator, torch::Device device) : communicator_(communicator), device_(device) {}
   std::vector<std::string> replicate(RankSession& session, const std::vector<std::string>& names) override;
 
  private:
   Communicator& communicator_;
+  torch::Device device_;
 };
 
 }  // namespace metaguard

@@ -60,6 +60,17 @@ struct Communicator::Distributed {
   std::condition_variable wake;
   bool stopping = false;
 
+  // Stops the heartbeat before anything it uses goes away, also when the constructor of
+  // the Communicator throws halfway (a thread left running would abort the process).
+  ~Distributed() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    if (heartbeat.joinable()) heartbeat.join();
+  }
+
   std::string key(const char* what, int rank) const { return fmt::format("{}/{}/{}", key_prefix, what, rank); }
 
   std::optional<std::string> get(const std::string& name) {
@@ -98,11 +109,21 @@ Communicator::Communicator(const DistEnv& env, std::chrono::milliseconds timeout
   }
   dist_->env = env;
   dist_->backend = placement.backend;
+  if (placement.backend == CollectiveBackendKind::Nccl) {
+    // NCCL's watchdog tears the process down on a timeout or error (torchrun sets
+    // TORCH_NCCL_ASYNC_ERROR_HANDLING=1, the library default is 3), maybe before this rank
+    // has written its report. 2 (CleanUpOnly) aborts the communicators and keeps the process;
+    // the heartbeat monitor would kill a stuck watchdog, so it is off. Set before the process
+    // group exists, and before this process starts a thread (setenv is not thread-safe).
+    setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "2", 1);
+    setenv("TORCH_NCCL_ENABLE_MONITORING", "0", 1);
+  }
   if (env.agent_store) {
     dist_->key_prefix = fmt::format("metaguard/{}/{}", env.run_id.empty() ? "run" : env.run_id, env.restart_count);
   }
   connect_store();
-  dist_->heartbeat = std::thread([this] { dist_->beat(rank_); });
+  Distributed* dist = dist_.get();
+  dist_->heartbeat = std::thread([dist, rank = rank_] { dist->beat(rank); });
   enter("connect the process group");
   try {
     auto prefixed = c10::make_intrusive<c10d::PrefixStore>(dist_->key_prefix + "-pg", dist_->store);
@@ -160,12 +181,6 @@ void Communicator::connect_gloo(const c10::intrusive_ptr<c10d::Store>& store) {
 void Communicator::connect_nccl(const c10::intrusive_ptr<c10d::Store>& store, const RunPlacement& placement) {
 #ifdef METAGUARD_CUDA
   const DistEnv& env = dist_->env;
-  // NCCL's watchdog tears the process down on a timeout or error (torchrun sets
-  // TORCH_NCCL_ASYNC_ERROR_HANDLING=1, the library default is 3), maybe before this rank has
-  // written its report. 2 (CleanUpOnly) aborts the communicators and keeps the process; the
-  // heartbeat monitor would kill a stuck watchdog, so it is off. Set before the group exists.
-  setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "2", 1);
-  setenv("TORCH_NCCL_ENABLE_MONITORING", "0", 1);
   device_ = placement.rank_device(env.local_rank);
   auto nccl = c10d::ProcessGroupNCCL::Options::create();
   nccl->timeout = timeout_;
@@ -177,17 +192,7 @@ void Communicator::connect_nccl(const c10::intrusive_ptr<c10d::Store>& store, co
 #endif
 }
 
-Communicator::~Communicator() {
-  if (!dist_) return;
-  {
-    std::lock_guard<std::mutex> lock(dist_->mutex);
-    dist_->stopping = true;
-  }
-  dist_->wake.notify_all();
-  if (dist_->heartbeat.joinable()) dist_->heartbeat.join();
-  dist_->group.reset();
-  dist_->store.reset();
-}
+Communicator::~Communicator() = default;  // Distributed stops its heartbeat first
 
 void Communicator::enter(const std::string& what) {
   ++sequence_;
@@ -255,7 +260,8 @@ void Communicator::await(const c10::intrusive_ptr<c10d::Work>& work, const std::
     return;
   }
   const auto start = std::chrono::steady_clock::now();
-  auto next_look = start;
+  auto next_look = start + kHeartbeatInterval;
+  auto pause = std::chrono::microseconds(20);  // short first: most collectives finish in well under a millisecond
   while (!work->isCompleted()) {
     const auto now = std::chrono::steady_clock::now();
     if (now - start > timeout_) {
@@ -269,7 +275,8 @@ void Communicator::await(const c10::intrusive_ptr<c10d::Work>& work, const std::
         }
       }
     }
-    std::this_thread::sleep_for(kWaitSlice);
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(2 * pause, kWaitSlice);
   }
   work->wait();  // rethrows the collective's own error, if any
 }
@@ -318,7 +325,10 @@ void Communicator::fail(const std::string& what, const std::string& error) {
       }
     }
   } catch (const std::exception&) {
-    if (rank_ != 0) {
+    if (dist_->env.agent_store) {
+      lines = {fmt::format("torchrun's agent store at {}:{} no longer answers (the agent or its host is gone)",
+                           dist_->env.master_addr, dist_->env.master_port)};
+    } else if (rank_ != 0) {
       missing = {0};
       lines = {fmt::format("rank 0 is gone: the rendezvous store it hosts at {}:{} no longer answers",
                            dist_->env.master_addr, dist_->env.master_port)};

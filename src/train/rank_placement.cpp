@@ -35,8 +35,9 @@ RunPlacement RunPlacement::resolve(const std::string& device_flag, const std::st
   }
 
   if (backend_flag == "auto") {
-    placement.backend = placement.device == ComputeDevice::Cuda && nccl_compiled_in() ? CollectiveBackendKind::Nccl
-                                                                                       : CollectiveBackendKind::Gloo;
+    // NCCL where it can serve every local rank with a GPU of its own; Gloo otherwise.
+    const bool nccl = placement.device == ComputeDevice::Cuda && nccl_compiled_in() && local_world_size <= gpus;
+    placement.backend = nccl ? CollectiveBackendKind::Nccl : CollectiveBackendKind::Gloo;
   } else if (backend_flag == "gloo") {
     placement.backend = CollectiveBackendKind::Gloo;
   } else if (backend_flag == "nccl") {

@@ -13,7 +13,7 @@ const char* to_string(CollectiveBackendKind backend);
 
 // Where a run computes and how its ranks talk, resolved from --device and --backend (the
 // same on every rank): `auto` device is CUDA when LibTorch sees a GPU, `auto` backend NCCL
-// on CUDA (when compiled in) and Gloo on CPU. Gloo also carries CUDA tensors, staged through
+// on CUDA (when compiled in and every local rank has a GPU of its own), Gloo otherwise. Gloo also carries CUDA tensors, staged through
 // the host; NCCL needs CUDA tensors and one GPU per rank.
 struct RunPlacement {
   ComputeDevice device = ComputeDevice::Cpu;

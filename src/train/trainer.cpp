@@ -102,7 +102,7 @@ void Trainer::build() {
   GPT model = build_gpt(setup_.config, setup_.lora, build);
   if (setup_.lora) model->mark_only_lora_trainable();
   session_ = std::make_unique<RankSession>(rank_, std::move(model), /*dry_run=*/false, guard_config(setup_, device_));
-  replicator_ = std::make_unique<C10dReplicator>(communicator_);
+  replicator_ = std::make_unique<C10dReplicator>(communicator_, device_);
   guard_ = std::make_unique<CollectiveGuard>(*session_, communicator_, *replicator_, setup_.threads);
 }
 

@@ -68,7 +68,7 @@ TEST_CASE("train collectives: the c10d replicator fills rank 1's meta model with
   auto rank1 = session_for(1, torch::kMeta);
   std::vector<std::string> received;
   two_ranks(std::chrono::seconds(30), [&](int rank, Communicator& communicator) {
-    C10dReplicator replicator(communicator);
+    C10dReplicator replicator(communicator, torch::kCPU);
     RankSession& session = rank == 0 ? *rank0 : *rank1;
     auto done = replicator.replicate(session, replicated_names(session));
     if (rank == 1) received = done;
@@ -103,7 +103,7 @@ TEST_CASE("train collectives: a tensor still meta on rank 0 is not sent, and the
   run_init_step(*rank0, plan);
   std::vector<std::string> sent, received;
   two_ranks(std::chrono::seconds(30), [&](int rank, Communicator& communicator) {
-    C10dReplicator replicator(communicator);
+    C10dReplicator replicator(communicator, torch::kCPU);
     RankSession& session = rank == 0 ? *rank0 : *rank1;
     (rank == 0 ? sent : received) = replicator.replicate(session, replicated_names(session));
   });
@@ -227,4 +227,23 @@ TEST_CASE("train collectives: under torchrun's agent store every rank is a clien
   CHECK(agent->check({"metaguard/job-7/0/result/1"}));
   CHECK(agent->check({"metaguard/job-7/1/progress/0"}));
   CHECK_FALSE(agent->check({"metaguard/job-7/1/result/1"}));
+}
+
+TEST_CASE("train collectives: a peer that never joins the process group is named, and the rank is not torn down",
+          "[train][c10d]") {
+  // Rank 1 never starts: rank 0's connect fails after its timeout. The heartbeat thread is
+  // already running then; it must be stopped, not abandoned (which would abort the process).
+  const int port = pick_free_port();
+  std::string message;
+  std::vector<int> missing;
+  try {
+    Communicator communicator(rank_env(0, port), std::chrono::milliseconds(1500), RunPlacement{});
+  } catch (const CollectiveFailure& failure) {
+    message = failure.what();
+    missing = failure.missing();
+  }
+  INFO(message);
+  CHECK(missing == std::vector<int>{1});
+  CHECK(message.find("connect the process group") != std::string::npos);
+  CHECK(message.find("rank 1") != std::string::npos);
 }
