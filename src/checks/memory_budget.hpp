@@ -33,7 +33,7 @@ struct MemoryRow {
 };
 
 // The rows of one rank's inventory, one per device its tensors are on; `device`, when not
-// empty, names the device the run would use instead (e.g. "cuda:3" for --device cuda).
+// empty, names the device the run would use instead ("cuda" for preflight --device cuda).
 std::vector<MemoryRow> memory_rows(int rank, const Inventory& inventory, Precision precision, const std::string& device = "");
 
 // "80GiB", "79.5 GB", "512MiB", "1000000" (bytes): nullopt when not a size.
