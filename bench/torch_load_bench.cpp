@@ -23,6 +23,7 @@
 #include "load/checkpoint_loader.hpp"
 #include "model/gpt.hpp"
 #include "model/gpt_config.hpp"
+#include "model/model_catalog.hpp"
 #include "model/lora_config.hpp"
 
 namespace {

@@ -22,6 +22,7 @@
 #include <torch/torch.h>
 
 #include "model/gpt.hpp"
+#include "model/model_catalog.hpp"
 #include "preflight/rank_session.hpp"
 #include "repair/in_place.hpp"
 #include "train/c10d_replicator.hpp"

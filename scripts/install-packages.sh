@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config ccache libtorch-dev libgloo-dev libfmt-dev
-          libboost-program-options-dev nlohmann-json3-dev libzip-dev libopenblas0-pthread
+          libboost-program-options-dev nlohmann-json3-dev libzip-dev libyaml-cpp-dev libopenblas0-pthread
           catch2 librapidcheck-dev python3-venv)
 if [[ "${1:-}" == "--tests" ]]; then
   # python3-torch writes and reads real PyTorch files; chromium renders the HTML report.

@@ -31,6 +31,8 @@ if [[ "$config" == torch2 ]]; then
   prefix="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')" ||
     { echo "setup: $python cannot import torch (see above); remove the virtual environment and run again" >&2; exit 1; }
   flags=(-DCMAKE_PREFIX_PATH="$prefix" -DMETAGUARD_CUDA="${METAGUARD_CUDA:-ON}" -DMETAGUARD_PYTHON="$python")
+  # The model against LitGPT itself, which the virtual environment holds.
+  [[ -n "$tests" ]] && flags+=(-DMETAGUARD_LITGPT_TESTS=ON)
 fi
 [[ -f "$build/build.ninja" ]] || flags+=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 cmake -S . -B "$build" "${flags[@]}" -DMETAGUARD_WERROR="${METAGUARD_WERROR:-OFF}" >/dev/null

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "checkpoint/checkpoint_reader.hpp"
+#include "load/qkv_layout.hpp"
 
 namespace metaguard {
 
@@ -17,8 +18,10 @@ enum class KeyMapping {
   LoraBase,
 };
 
-// The checkpoint's keys, indexed once, as a loader sees them: under a key mapping, and
-// with some keys hidden (the partial-checkpoint fault: "the file lacks these").
+// The checkpoint's keys, indexed once, as a loader sees them: under a key mapping, in the
+// file's QKV layout (told by its key names: a model's `attn.attn` is the file's `attn.qkv`
+// when the file is in LitGPT's current layout), and with some keys hidden (the
+// partial-checkpoint fault: "the file lacks these").
 class CheckpointKeyMap {
  public:
   using KeyFilter = std::function<bool(const std::string& checkpoint_key)>;
@@ -30,6 +33,7 @@ class CheckpointKeyMap {
   struct Match {
     size_t entry;
     std::string key;
+    bool reorder_rows = false;  // a fused QKV weight or bias stored in the grouped layout
   };
   std::optional<Match> find(const std::string& model_name) const;
   bool provides(const std::string& model_name) const { return find(model_name).has_value(); }
@@ -39,11 +43,13 @@ class CheckpointKeyMap {
   // loads base weights into lora.GPT with strict=False).
   bool base_only() const { return base_only_; }
   KeyMapping mapping() const { return mapping_; }
+  QkvLayout layout() const { return layout_; }
   bool hidden(const std::string& checkpoint_key) const { return hidden_ && hidden_(checkpoint_key); }
 
  private:
   const CheckpointFile& file_;
   KeyMapping mapping_;
+  QkvLayout layout_ = QkvLayout::Interleaved;
   KeyFilter hidden_;
   std::unordered_map<std::string, size_t> by_key_;
   bool base_only_ = true;

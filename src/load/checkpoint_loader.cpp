@@ -13,6 +13,8 @@
 
 #include "checkpoint/tensor_layout.hpp"
 #include "core/hashing.hpp"
+#include "core/errors.hpp"
+#include "load/qkv_layout.hpp"
 #include "load/storage_reader.hpp"
 #include "model/gpt.hpp"
 #include "repair/in_place.hpp"
@@ -28,6 +30,7 @@ struct Job {
   size_t entry = 0;                 // index into file.tensors()
   std::string key;                  // the checkpoint key it was found under
   bool convert = false;             // the model's dtype differs: convert while loading
+  bool reorder_rows = false;        // grouped QKV rows, stored interleaved in the model
 };
 
 // Everything read from one storage record: read once, then handed to its jobs.
@@ -90,10 +93,11 @@ std::vector<std::vector<LiveTensor*>> group_by_identity(const std::vector<LiveTe
   return groups;
 }
 
-std::string missing_message(const LiveTensor& live, const FindingMaker& maker, KeyMapping mapping) {
-  std::string looked_up = fmt::format("'{}'", live.name);
-  std::string base = to_base_key(live.name);
-  if (mapping == KeyMapping::LoraBase && base != live.name) looked_up += fmt::format(" or '{}'", base);
+std::string missing_message(const LiveTensor& live, const FindingMaker& maker, const CheckpointKeyMap& keys) {
+  const std::string name = keys.layout() == QkvLayout::Grouped ? grouped_key(live.name) : live.name;
+  std::string looked_up = fmt::format("'{}'", name);
+  std::string base = to_base_key(name);
+  if (keys.mapping() == KeyMapping::LoraBase && base != name) looked_up += fmt::format(" or '{}'", base);
   std::string state = live.tensor.is_meta() ? "so it stays on meta" : "so it keeps the values it had";
   return fmt::format("{} {} is not in checkpoint '{}' (looked up as {}){}, {}.", kind_label(live.kind), live.name,
                      maker.path(), looked_up, maker.where(), state);
@@ -111,16 +115,25 @@ uint64_t dry_content_key(const CheckpointStorage& storage, const CheckpointTenso
 }
 
 std::string loaded_detail(const std::string& path, const Job& job, const CheckpointTensor& entry) {
-  if (job.convert) return fmt::format("from {} '{}', converted from {}", path, job.key, entry.dtype);
-  return fmt::format("from {} '{}'", path, job.key);
+  std::string detail = fmt::format("from {} '{}'", path, job.key);
+  if (job.convert) detail += fmt::format(", converted from {}", entry.dtype);
+  if (job.reorder_rows) detail += ", rows reordered from LitGPT's grouped QKV layout";
+  return detail;
+}
+
+// The model's attention geometry, which converting a grouped QKV checkpoint needs.
+std::optional<QkvGeometry> model_geometry(ModuleWalker& walker) {
+  if (const auto* gpt = dynamic_cast<const GPTImpl*>(&walker.root())) return qkv_geometry(gpt->config());
+  return std::nullopt;
 }
 
 // Reads one storage (the range its jobs need) and gives every job its values.
 class StorageLoader {
  public:
   StorageLoader(const CheckpointFile& file, const StorageReader& reader, TensorStateTracker& tracker,
-                const LoadOptions& options)
-      : file_(file), reader_(reader), tracker_(tracker), options_(options), device_(options.device.str()) {}
+                const LoadOptions& options, std::optional<QkvGeometry> geometry)
+      : file_(file), reader_(reader), tracker_(tracker), options_(options), device_(options.device.str()),
+        geometry_(geometry) {}
 
   // Returns the bytes read.
   uint64_t run(const StorageWork& work, std::vector<Note>& notes) const {
@@ -180,6 +193,10 @@ class StorageLoader {
   }
 
   void finish(const Job& job, std::vector<Note>& notes) const {
+    if (job.reorder_rows) {
+      torch::Tensor& target = job.target->tensor;
+      target.copy_(interleaved_from_grouped(target, *geometry_));
+    }
     tracker_.mark_written(job.target->tensor, "load");
     const std::string detail = loaded_detail(file_.path(), job, file_.tensors()[job.entry]);
     for (const auto& name : job.names) notes.push_back({name, "loaded", detail});
@@ -190,6 +207,7 @@ class StorageLoader {
   TensorStateTracker& tracker_;
   const LoadOptions& options_;
   std::string device_;
+  std::optional<QkvGeometry> geometry_;
 };
 
 // Runs the storages' work: stored records on `threads` workers, biggest first; deflated
@@ -238,6 +256,7 @@ LoadResult load_checkpoint(ModuleWalker& walker, TensorStateTracker& tracker, co
                            const LoadOptions& options, Ledger* ledger) {
   walker.snapshot();  // refresh handles: the tree may have changed since the last walk
   const CheckpointKeyMap keys(file, options.keys, options.hide_keys);
+  const std::optional<QkvGeometry> geometry = model_geometry(walker);
   const auto& entries = file.tensors();
   const FindingMaker maker(options, file.path());
   LoadResult result;
@@ -271,7 +290,7 @@ LoadResult load_checkpoint(ModuleWalker& walker, TensorStateTracker& tracker, co
         // A base checkpoint holds no adapters: they are initialized, not loaded.
         if (keys.mapping() == KeyMapping::LoraBase && keys.base_only() && is_lora_parameter_name(member->name)) continue;
         result.findings.push_back(maker.make(
-            "missing-key", Severity::Error, member->name, missing_message(*member, maker, keys.mapping()),
+            "missing-key", Severity::Error, member->name, missing_message(*member, maker, keys),
             "use the checkpoint written for this model configuration, or initialize the tensors it lacks "
             "explicitly (metaguard's --repair fills them from their init recipe)"));
         notes.push_back({member->name, "not-loaded", fmt::format("not in {}", file.path())});
@@ -302,6 +321,11 @@ LoadResult load_checkpoint(ModuleWalker& walker, TensorStateTracker& tracker, co
     for (LiveTensor* member : group) job.names.push_back(member->name);
     job.entry = match->entry;
     job.key = match->key;
+    job.reorder_rows = match->reorder_rows;
+    if (job.reorder_rows && !geometry) {
+      throw InputError(fmt::format("{}: '{}' is in LitGPT's grouped QKV layout, which only a GPT model can be loaded from",
+                                   file.path(), match->key));
+    }
     const std::string model_dtype = dtype_name(tensor.scalar_type());
     if (entry.dtype != model_dtype) {
       job.convert = true;
@@ -360,7 +384,7 @@ LoadResult load_checkpoint(ModuleWalker& walker, TensorStateTracker& tracker, co
     }
     if (!tracker.dry_run() && !work.empty()) {
       StorageReader reader(file);
-      StorageLoader loader(file, reader, tracker, options);
+      StorageLoader loader(file, reader, tracker, options, geometry);
       result.bytes_read = run_storage_work(work, loader, reader, options.threads, notes);
     }
   } catch (...) {

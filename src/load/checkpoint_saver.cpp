@@ -22,16 +22,31 @@ void save_checkpoint(torch::nn::Module& model, const std::string& path, const Sa
   std::vector<WriteTensor> tensors;
   std::vector<torch::Tensor> host_copies;  // CPU copies of device storages, alive until written
   std::unordered_map<const c10::StorageImpl*, size_t> storage_index;
+  const auto* gpt = dynamic_cast<const GPTImpl*>(&model);
+  const bool grouped = gpt && options.layout == QkvLayout::Grouped;
 
   for (const auto& live : walker.tensors()) {
     if (!is_persistent(live.kind) || !live.tensor.defined()) continue;
-    if (options.lora_only && !(live.kind == TensorKind::Parameter && is_lora_parameter_name(live.name))) continue;
+    const bool adapter = live.kind == TensorKind::Parameter && is_lora_parameter_name(live.name);
+    if (options.lora_only && !adapter) continue;
+    if (options.base_model_keys && adapter) continue;
+    std::string key = grouped ? grouped_key(live.name) : live.name;
+    if (options.base_model_keys) key = to_base_key(key);
     const torch::Tensor& tensor = live.tensor;
     if (tensor.is_meta()) {
       fail_file(path, fmt::format("cannot save {} {}: it is on the meta device and holds no data; load or "
                                   "initialize it first", kind_label(live.kind), live.name));
     }
     const std::string dtype = dtype_name(tensor.scalar_type());
+    if (grouped && has_fused_qkv_rows(live.name)) {
+      // Reordered rows are a new tensor: written as a storage of its own.
+      host_copies.push_back(grouped_from_interleaved(tensor, qkv_geometry(gpt->config())).to(torch::kCPU).contiguous());
+      const torch::Tensor& rows = host_copies.back();
+      storages.push_back({dtype, std::string_view(static_cast<const char*>(rows.data_ptr()), rows.nbytes()),
+                          tensor.device().str()});
+      tensors.push_back(whole_storage_tensor(key, dtype, rows.sizes().vec(), storages.size() - 1));
+      continue;
+    }
     const c10::Storage& storage = tensor.storage();
     auto [it, inserted] = storage_index.emplace(storage.unsafeGetStorageImpl(), storages.size());
     if (inserted) {
@@ -52,8 +67,7 @@ void save_checkpoint(torch::nn::Module& model, const std::string& path, const Sa
       }
       storages.push_back({dtype, bytes, tensor.device().str()});
     }
-    tensors.push_back({live.name, dtype, tensor.sizes().vec(), tensor.strides().vec(), tensor.storage_offset(),
-                       it->second});
+    tensors.push_back({key, dtype, tensor.sizes().vec(), tensor.strides().vec(), tensor.storage_offset(), it->second});
   }
   write_torch_checkpoint(path, storages, tensors);
 }

@@ -6,16 +6,19 @@
 #include "model/causal_self_attention.hpp"
 #include "model/gpt_neox_mlp.hpp"
 #include "model/llama_mlp.hpp"
+#include "model/llama_moe.hpp"
 #include "model/norm.hpp"
 
 namespace metaguard {
 
-// One transformer layer, LitGPT's Block:
-//   sequential residual: x = x + attn(norm_1(x));  x = x + mlp(norm_2(x))
-//   parallel residual:   x = x + attn(norm_1(x)) + mlp(norm_2(x))
+// One transformer layer, LitGPT's Block (a = post_attention_norm(attn(norm_1(x)))):
+//   sequential residual: h = a + x;  out = post_mlp_norm(mlp(norm_2(h))) + h
+//   parallel residual:   out = post_mlp_norm(mlp(norm_2(x))) + (a + x)
+// A norm switched off (norm_1, norm_2 false) is an identity; post norms exist only when
+// configured; with shared_attention_norm there is no norm_2 and the MLP reads norm_1(x).
 class BlockImpl : public torch::nn::Cloneable<BlockImpl> {
  public:
-  explicit BlockImpl(const BlockOptions& options);
+  BlockImpl(const BlockOptions& options, int64_t layer);
 
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -24,11 +27,15 @@ class BlockImpl : public torch::nn::Cloneable<BlockImpl> {
   torch::Tensor mlp_forward(const torch::Tensor& x);
 
   BlockOptions options;
-  Norm norm_1{nullptr};
+  int64_t layer = 0;
+  Norm norm_1{nullptr};               // null: identity
   CausalSelfAttention attn{nullptr};
-  Norm norm_2{nullptr};
-  LLaMAMLP llama_mlp{nullptr};      // registered as `mlp` when mlp_class is LLaMAMLP
-  GptNeoxMLP neox_mlp{nullptr};     // registered as `mlp` when mlp_class is GptNeoxMLP
+  Norm post_attention_norm{nullptr};  // null: identity
+  Norm norm_2{nullptr};               // null: identity (or shared with norm_1)
+  LLaMAMLP llama_mlp{nullptr};        // registered as `mlp` when mlp_class is LLaMAMLP or GemmaMLP
+  GptNeoxMLP neox_mlp{nullptr};       // registered as `mlp` when mlp_class is GptNeoxMLP
+  LLaMAMoE moe{nullptr};              // registered as `mlp` when mlp_class is LLaMAMoE
+  Norm post_mlp_norm{nullptr};        // null: identity
 };
 
 TORCH_MODULE(Block);

@@ -1,5 +1,7 @@
 #include "model/gpt.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -35,7 +37,7 @@ void GPTImpl::reset() {
   const auto& factory = options.tensor_options();
   lm_head = DenseLayer(*this, "lm_head",
                        LinearOptions(config.n_embd, config.padded_vocab_size)
-                           .bias(false)
+                           .bias(config.lm_head_bias)
                            .shared_weight(config.tie_embeddings)
                            .tensor_options(factory),
                        options, options.lora() && options.lora()->head);
@@ -44,17 +46,19 @@ void GPTImpl::reset() {
 
   // Derived buffers, recomputed from configuration captured by value (clone() copies modules).
   const int64_t block = config.block_size;
-  const int64_t n_elem = config.rope_n_elem();
-  const double base = config.rope_base;
+  const RopeSettings rope = rope_settings(config);
   const torch::Dtype dtype = torch::typeMetaToScalarType(factory.dtype());
-  cos = register_buffer("cos", torch::empty({block, n_elem}, factory));
-  sin = register_buffer("sin", torch::empty({block, n_elem}, factory));
+  // (block_size, rope_n_elem), or (block_size, rope_n_elem, 2) with a local base, as LitGPT's.
+  std::vector<int64_t> rope_shape = {block, rope.n_elem};
+  if (rope.local_base) rope_shape.push_back(2);
+  cos = register_buffer("cos", torch::empty(rope_shape, factory));
+  sin = register_buffer("sin", torch::empty(rope_shape, factory));
   mask_cache = register_buffer("mask_cache", torch::empty({block, block}, factory.dtype(torch::kBool)));
-  declare_derived("cos", [block, n_elem, base, dtype](const torch::Device& device) {
-    return build_rope_cache(block, n_elem, base, dtype, device).first;
+  declare_derived("cos", [block, rope, dtype](const torch::Device& device) {
+    return build_rope_cache(block, rope, dtype, device).first;
   });
-  declare_derived("sin", [block, n_elem, base, dtype](const torch::Device& device) {
-    return build_rope_cache(block, n_elem, base, dtype, device).second;
+  declare_derived("sin", [block, rope, dtype](const torch::Device& device) {
+    return build_rope_cache(block, rope, dtype, device).second;
   });
   declare_derived("mask_cache", [block](const torch::Device& device) { return build_causal_mask(block, device); });
 }
@@ -67,7 +71,7 @@ std::shared_ptr<torch::nn::Module> GPTImpl::clone(const torch::optional<torch::D
   return copy;
 }
 
-torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
+torch::Tensor GPTImpl::hidden(const torch::Tensor& idx) {
   const GPTConfig& config = options.config();
   TORCH_CHECK(idx.dim() == 2, "GPT::forward expects token ids of shape (B, T), got ", idx.sizes());
   const int64_t steps = idx.size(1);
@@ -87,9 +91,31 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
   torch::Tensor sin_t = sin.narrow(0, 0, steps);                            // (T, rope_n_elem)
   torch::Tensor mask = mask_cache.narrow(0, 0, steps).narrow(1, 0, steps);  // (T, T)
   torch::Tensor x = transformer->wte->forward(idx);                         // (B, T, n_embd)
-  for (const auto& block : *transformer->h) x = block->as<BlockImpl>()->forward(x, cos_t, sin_t, mask);
-  x = transformer->ln_f->forward(x);
-  return lm_head.forward(x);  // (B, T, padded_vocab_size)
+  if (config.scale_embeddings) {
+    // LitGPT multiplies by sqrt(n_embd) rounded to the activations' dtype first.
+    x = x * torch::tensor(std::sqrt(static_cast<double>(config.n_embd)), x.options());
+  }
+  for (int64_t layer = 0; layer < config.n_layer; ++layer) {
+    // With a local base the cache holds both angle sets; each layer takes its own.
+    torch::Tensor layer_cos = cos_t, layer_sin = sin_t;                    // (T, rope_n_elem[, 2])
+    if (config.rope_local_base_freq) {
+      const int64_t which = config.local_rope_at(layer) ? 1 : 0;
+      layer_cos = cos_t.select(-1, which);
+      layer_sin = sin_t.select(-1, which);
+    }
+    x = transformer->h[layer]->as<BlockImpl>()->forward(x, layer_cos, layer_sin, mask);
+  }
+  return transformer->ln_f->forward(x);  // (B, T, n_embd)
+}
+
+torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
+  const GPTConfig& config = options.config();
+  torch::Tensor logits = lm_head.forward(hidden(idx));  // (B, T, padded_vocab_size)
+  if (config.final_logit_softcapping) {
+    const double cap = *config.final_logit_softcapping;
+    logits = torch::tanh(logits / cap) * cap;
+  }
+  return logits;
 }
 
 void GPTImpl::merge_lora() {

@@ -34,6 +34,8 @@ class GPTImpl : public torch::nn::Cloneable<GPTImpl>, public TensorDeclarations 
 
   // idx (B, T) int64 token ids, T <= block_size -> logits (B, T, padded_vocab_size).
   torch::Tensor forward(const torch::Tensor& idx);
+  // The same up to the final norm: (B, T) -> (B, T, n_embd), what lm_head reads.
+  torch::Tensor hidden(const torch::Tensor& idx);
 
   // Adds every adapter's update into its pretrained weight (forward then skips the adapters);
   // unmerge_lora() takes them out again. Both are no-ops on layers already in that state.

@@ -16,6 +16,8 @@ void GptNeoxMLPImpl::reset() {
   proj = DenseLayer(*this, "proj", dense(config.intermediate_size, config.n_embd), options, target);
 }
 
-torch::Tensor GptNeoxMLPImpl::forward(const torch::Tensor& x) { return proj.forward(torch::gelu(fc.forward(x))); }
+torch::Tensor GptNeoxMLPImpl::forward(const torch::Tensor& x) {
+  return proj.forward(torch::gelu(fc.forward(x), options.config().gelu_approximate));
+}
 
 }  // namespace metaguard

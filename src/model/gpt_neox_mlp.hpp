@@ -7,7 +7,8 @@
 
 namespace metaguard {
 
-// GPT-NeoX's feed-forward: proj(gelu(fc(x))), exact (erf) GELU, intermediate_size wide.
+// GPT-NeoX's feed-forward: proj(gelu(fc(x))), exact (erf) GELU or its tanh approximation
+// (gelu_approximate), intermediate_size wide.
 class GptNeoxMLPImpl : public torch::nn::Cloneable<GptNeoxMLPImpl> {
  public:
   explicit GptNeoxMLPImpl(const BlockOptions& options);

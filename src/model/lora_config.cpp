@@ -64,6 +64,24 @@ void parse_targets(LoRAConfig& lora, const std::string& text) {
   }
 }
 
+// LitGPT's switch for one target ("lora_query" ...), or null for another key. The switches
+// change the default targets (query and value, as LitGPT's finetune_lora defaults are).
+bool* target_flag(LoRAConfig& lora, const std::string& key) {
+  if (key == "lora_query") return &lora.query;
+  if (key == "lora_key") return &lora.key;
+  if (key == "lora_value") return &lora.value;
+  if (key == "lora_projection") return &lora.projection;
+  if (key == "lora_mlp") return &lora.mlp;
+  if (key == "lora_head") return &lora.head;
+  return nullptr;
+}
+
+bool parse_flag(const std::string& key, const std::string& text) {
+  if (text == "true" || text == "True" || text == "1") return true;
+  if (text == "false" || text == "False" || text == "0") return false;
+  throw InputError(fmt::format("--lora: {} must be true or false, got '{}'", key, text));
+}
+
 }  // namespace
 
 std::string LoRAConfig::to_spec() const {
@@ -92,22 +110,31 @@ void validate_lora_config(const LoRAConfig& lora) {
 
 std::optional<LoRAConfig> parse_lora_spec(const std::string& spec) {
   if (spec == "none") return std::nullopt;
+  constexpr const char* kKeys = "r, alpha, dropout, targets, or LitGPT's lora_r, lora_alpha, lora_dropout, lora_<target>";
   if (spec.empty()) throw InputError("--lora: the spec is empty (e.g. r=8,alpha=16,targets=query+value, or none)");
   LoRAConfig lora;
   std::set<std::string> seen;
   for (const std::string& item : split(spec, ',')) {
     auto equals = item.find('=');
     if (equals == std::string::npos) {
-      throw InputError(fmt::format("--lora: '{}' is not key=value (keys: r, alpha, dropout, targets)", item));
+      throw InputError(fmt::format("--lora: '{}' is not key=value (keys: {})", item, kKeys));
     }
     std::string key = item.substr(0, equals);
     std::string value = item.substr(equals + 1);
-    if (!seen.insert(key).second) throw InputError(fmt::format("--lora: key '{}' is given twice", key));
-    if (key == "r") lora.r = parse_rank(value);
-    else if (key == "alpha") lora.alpha = parse_real(key, value);
-    else if (key == "dropout") lora.dropout = parse_real(key, value);
-    else if (key == "targets") parse_targets(lora, value);
-    else throw InputError(fmt::format("--lora: unknown key '{}' (keys: r, alpha, dropout, targets)", key));
+    // LitGPT's names for the same settings: lora_r, lora_alpha, lora_dropout.
+    const std::string plain = key == "lora_r" || key == "lora_alpha" || key == "lora_dropout" ? key.substr(5) : key;
+    if (!seen.insert(plain).second) throw InputError(fmt::format("--lora: key '{}' is given twice", key));
+    if (plain == "r") lora.r = parse_rank(value);
+    else if (plain == "alpha") lora.alpha = parse_real(key, value);
+    else if (plain == "dropout") lora.dropout = parse_real(key, value);
+    else if (plain == "targets") parse_targets(lora, value);
+    else if (bool* target = target_flag(lora, plain)) *target = parse_flag(key, value);
+    else throw InputError(fmt::format("--lora: unknown key '{}' (keys: {})", key, kKeys));
+  }
+  bool flags = false;
+  for (const auto& key : seen) flags = flags || target_flag(lora, key) != nullptr;
+  if (flags && seen.count("targets")) {
+    throw InputError("--lora: targets and LitGPT's lora_<target> keys exclude each other; use one form");
   }
   validate_lora_config(lora);
   return lora;

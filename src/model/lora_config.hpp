@@ -26,7 +26,9 @@ struct LoRAConfig {
 };
 
 // Parses CONTRACT.md's `--lora SPEC`: comma-separated key=value with keys r, alpha, dropout
-// and targets (a '+'-joined subset of query, key, value, projection, mlp, head). Absent keys
+// and targets (a '+'-joined subset of query, key, value, projection, mlp, head), or LitGPT's
+// names: lora_r, lora_alpha, lora_dropout, and lora_query ... lora_head = true|false, which
+// switch targets on or off from the default set (not together with `targets`). Absent keys
 // keep their defaults (r=8,alpha=16,dropout=0,targets=query+value). "none" means no LoRA
 // (a plain GPT) and returns nullopt. A bad key or value is an InputError naming it.
 std::optional<LoRAConfig> parse_lora_spec(const std::string& spec);

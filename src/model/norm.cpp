@@ -6,14 +6,22 @@ namespace metaguard {
 
 NormImpl::NormImpl(const NormOptions& opts) : options(opts) { reset(); }
 
+NormOptions norm_options(const GPTConfig& config, int64_t size, const torch::TensorOptions& tensor_options) {
+  return NormOptions(size, config.norm_class)
+      .eps(config.norm_eps)
+      .unit_offset(config.norm_unit_offset)
+      .affine(config.norm_affine)
+      .tensor_options(tensor_options);
+}
+
 void NormImpl::reset() {
+  weight = bias = torch::Tensor();
+  if (options.kind() == NormClass::LayerNorm && !options.affine()) return;
   weight = register_parameter("weight", torch::empty({options.size()}, options.tensor_options()));
   declare_init("weight", InitRecipe::ones());
   if (options.kind() == NormClass::LayerNorm) {
     bias = register_parameter("bias", torch::empty({options.size()}, options.tensor_options()));
     declare_init("bias", InitRecipe::zeros());
-  } else {
-    bias = torch::Tensor();
   }
 }
 
@@ -24,7 +32,9 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) {
   torch::Tensor x32 = x.to(torch::kFloat32);
   torch::Tensor mean_square = (x32 * x32).mean(-1, /*keepdim=*/true);
   torch::Tensor normed = x32 * torch::rsqrt(mean_square + options.eps());
-  return (normed * weight.to(torch::kFloat32)).to(x.scalar_type());
+  torch::Tensor scale = weight.to(torch::kFloat32);
+  if (options.unit_offset()) scale = scale + 1;
+  return (normed * scale).to(x.scalar_type());
 }
 
 }  // namespace metaguard

@@ -10,6 +10,7 @@
 
 #include "checks/memory_budget.hpp"
 #include "core/errors.hpp"
+#include "model/model_catalog.hpp"
 #include "preflight/in_process_replicator.hpp"
 #include "preflight/init_program.hpp"
 
@@ -67,7 +68,8 @@ void mark_filled_keys_repaired(RankSession& session, std::vector<Finding>& findi
 }  // namespace
 
 Report run_preflight(const PreflightOptions& options) {
-  GPTConfig config = resolve_model_config(options.model);
+  ModelSource model = resolve_model(options.model);
+  GPTConfig config = model.config;
   std::optional<LoRAConfig> lora = parse_lora_spec(options.lora);
   check_lora_fits(config, lora);
 
@@ -84,9 +86,12 @@ Report run_preflight(const PreflightOptions& options) {
   }
   plan.offload = options.offload;
   // Opening reads the file's metadata only; a bad file is the reader's InputError (exit 2).
+  // A LitGPT checkpoint directory given as --model brings its lit_model.pth.
+  std::optional<std::string> checkpoint_path = options.checkpoint;
+  if (!checkpoint_path && !model.checkpoint.empty()) checkpoint_path = model.checkpoint;
   std::optional<CheckpointFile> checkpoint;
-  if (options.checkpoint) {
-    checkpoint.emplace(CheckpointFile::open(*options.checkpoint));
+  if (checkpoint_path) {
+    checkpoint.emplace(CheckpointFile::open(*checkpoint_path));
     plan.checkpoint = &*checkpoint;
   }
   if (options.init && *options.init != "meta" && *options.init != "direct") {
@@ -243,7 +248,7 @@ Report run_preflight(const PreflightOptions& options) {
       {"world_size", plan.world_size}, {"init", plan.meta_init ? "meta" : "direct"},
       {"faults", fault_list},       {"repair", options.repair},       {"offload", options.offload},
       {"seed", plan.seed},          {"precision", options.precision}, {"device", options.device},          {"phases", distinct_phases(ranks[0]->ledger().phases())},
-      {"checkpoint", options.checkpoint ? nlohmann::json(*options.checkpoint) : nlohmann::json()},
+      {"checkpoint", checkpoint_path ? nlohmann::json(*checkpoint_path) : nlohmann::json()},
   };
   sort_findings(report.findings);
   return report;

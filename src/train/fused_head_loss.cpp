@@ -62,33 +62,12 @@ FusedHeadLoss::FusedHeadLoss(GPT& model, int64_t chunk_rows) : model_(model), ch
   DenseLayer& head = model_->lm_head;
   LinearImpl& base = head.base();
   const bool plain_adapter = !head.adapted || !head.adapted->has_adapter() || head.adapted->merged();
-  fused_ = plain_adapter && !base.bias.defined();
+  // Soft-capped logits are not a plain matmul either.
+  fused_ = plain_adapter && !base.bias.defined() && !model_->config().final_logit_softcapping;
   if (fused_) weight_ = base.weight;
 }
 
-torch::Tensor FusedHeadLoss::hidden(const torch::Tensor& idx) {
-  // Mirrors GPTImpl::forward (src/model/gpt.cpp) up to ln_f, its checks included; the unit
-  // test compares the two on every model family.
-  GPTImpl& gpt = *model_;
-  const GPTConfig& config = gpt.config();
-  const int64_t steps = idx.size(1);
-  if (steps > config.block_size) {
-    throw InputError(fmt::format("sequence length {} exceeds block_size {} of model '{}'", steps, config.block_size,
-                                 config.name));
-  }
-  const torch::Device weights = gpt.transformer->wte->weight.device();
-  for (const auto* buffer : {&gpt.cos, &gpt.sin, &gpt.mask_cache}) {
-    TORCH_CHECK(buffer->device() == weights, "GPT: the derived buffer '",
-                buffer == &gpt.cos ? "cos" : buffer == &gpt.sin ? "sin" : "mask_cache", "' is on ", buffer->device(),
-                " but the weights are on ", weights, "; it was not recomputed after initialization on meta");
-  }
-  torch::Tensor cos = gpt.cos.narrow(0, 0, steps);
-  torch::Tensor sin = gpt.sin.narrow(0, 0, steps);
-  torch::Tensor mask = gpt.mask_cache.narrow(0, 0, steps).narrow(1, 0, steps);
-  torch::Tensor x = gpt.transformer->wte->forward(idx);  // (B, T, n_embd)
-  for (const auto& block : *gpt.transformer->h) x = block->as<BlockImpl>()->forward(x, cos, sin, mask);
-  return gpt.transformer->ln_f->forward(x);
-}
+torch::Tensor FusedHeadLoss::hidden(const torch::Tensor& idx) { return model_->hidden(idx); }
 
 torch::Tensor FusedHeadLoss::loss(const torch::Tensor& tokens, torch::Tensor* per_sequence) {
   const int64_t steps = tokens.size(1) - 1;

@@ -13,6 +13,7 @@
 #include "core/errors.hpp"
 #include "core/shipped_files.hpp"
 #include "model/gpt.hpp"
+#include "model/model_catalog.hpp"
 #include "preflight/init_program.hpp"
 #include "train/batch_plan.hpp"
 #include "train/run_checkpoint.hpp"
@@ -135,7 +136,8 @@ TrainSetup prepare_training(const TrainOptions& options, int world_size, int loc
   auto policy = parse_guard_policy(options.on_meta);
   if (!policy) throw InputError(fmt::format("--on-meta '{}': expected off, warn, fail or repair", options.on_meta));
   setup.policy = *policy;
-  setup.config = resolve_model_config(options.model);
+  ModelSource model = resolve_model(options.model);
+  setup.config = model.config;
   setup.lora = parse_lora_spec(options.lora);
   check_lora_fits(setup.config, setup.lora);
   if (setup.config.padded_vocab_size < 256) {
@@ -146,7 +148,11 @@ TrainSetup prepare_training(const TrainOptions& options, int world_size, int loc
     throw InputError(fmt::format("--seq-len {}: longer than the model's block size {}", options.seq_len, setup.config.block_size));
   }
   // Opening reads the file's metadata only; a bad file is the reader's InputError.
-  if (!options.checkpoint.empty()) setup.checkpoint = std::make_shared<const CheckpointFile>(CheckpointFile::open(options.checkpoint));
+  // A LitGPT checkpoint directory given as --model brings its lit_model.pth.
+  if (setup.options.checkpoint.empty()) setup.options.checkpoint = model.checkpoint;
+  if (!setup.options.checkpoint.empty()) {
+    setup.checkpoint = std::make_shared<const CheckpointFile>(CheckpointFile::open(setup.options.checkpoint));
+  }
   setup.faults = parse_faults(options.inject);
   const bool meta_fault = setup.has(Fault::LoraIndMeta) || setup.has(Fault::RopeCacheMeta) ||
                           setup.has(Fault::ToEmptyNoInit) || setup.has(Fault::UntieOnMaterialize) ||

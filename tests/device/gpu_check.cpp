@@ -12,6 +12,7 @@
 #include "checks/registry.hpp"
 #include "guard/guard.hpp"
 #include "model/gpt.hpp"
+#include "model/model_catalog.hpp"
 #include "repair/materializer.hpp"
 #include "walk/module_walker.hpp"
 

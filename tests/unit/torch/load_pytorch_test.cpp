@@ -91,6 +91,8 @@ TEST_CASE("load/save: torch.load(weights_only=True) reads the model's own tensor
       const std::string path = dir.file("saved.pt");
       SaveOptions options;
       options.lora_only = c.lora_only;
+      // The model's own names and rows (tests/litgpt checks LitGPT's current layout).
+      options.layout = QkvLayout::Interleaved;
       save_checkpoint(*model, path, options);
       const json pytorch = test::run_torch_python(test::kTorchLoadDump, {path});
       CHECK(pytorch["type"] == "OrderedDict");

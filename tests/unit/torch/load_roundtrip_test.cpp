@@ -8,6 +8,7 @@
 #include "core/errors.hpp"
 #include "load/checkpoint_loader.hpp"
 #include "load/checkpoint_saver.hpp"
+#include "load/qkv_layout.hpp"
 #include "repair/materializer.hpp"
 #include "unit/torch/load_test_support.hpp"
 #include "unit/torch/model_test_support.hpp"
@@ -235,7 +236,8 @@ TEST_CASE("load: a base checkpoint loads into a LoRA model (x.linear.weight from
     }
     CHECK(missing.count("transformer.h.0.attn.attn.linear.weight") == 1);
     CHECK(missing.count("transformer.h.0.attn.attn.lora_A") == 1);  // not a base mapping: expected
-    CHECK(unexpected.count("transformer.h.0.attn.attn.weight") == 1);
+    // Saved in LitGPT's current layout: the fused projection is `attn.qkv`.
+    CHECK(unexpected.count("transformer.h.0.attn.qkv.weight") == 1);
     CHECK(missing.count("transformer.wte.weight") == 0);
     CHECK(walker.find("transformer.h.0.attn.attn.linear.weight")->tensor.is_meta());
   }
@@ -256,8 +258,8 @@ TEST_CASE("load/save: LoRA-only holds exactly the adapters, and loads back into 
   CheckpointFile file = CheckpointFile::open(path);
   std::set<std::string> keys;
   for (const auto& t : file.tensors()) keys.insert(t.name);
-  std::set<std::string> adapters;
-  for (const auto& item : original->lora_state_dict()) adapters.insert(item.key());
+  std::set<std::string> adapters;  // as LitGPT 0.5 names them: the fused projection is `attn.qkv`
+  for (const auto& item : original->lora_state_dict()) adapters.insert(grouped_key(item.key()));
   CHECK(keys == adapters);
 
   // Base weights from elsewhere (here: the same seed), adapters from the LoRA file.

@@ -12,6 +12,7 @@
 #include "core/subprocess.hpp"
 #include "model/gpt.hpp"
 #include "model/gpt_config.hpp"
+#include "model/model_catalog.hpp"
 #include "model/lora_config.hpp"
 #include "support/paths.hpp"
 #include "unit/base/checkpoint_test_support.hpp"

@@ -12,6 +12,7 @@
 
 #include "core/errors.hpp"
 #include "model/gpt_config.hpp"
+#include "model/model_catalog.hpp"
 #include "model/lora_config.hpp"
 #include "support/paths.hpp"
 
@@ -145,10 +146,11 @@ TEST_CASE("model config: bad fields are input errors naming the field", "[model]
   std::string unknown = with("n_experts", 8);
   CHECK_THAT(unknown, Catch::Contains("cfg.json") && Catch::Contains("unknown field 'n_experts'"));
 
-  CHECK_THAT(with("n_head", 5), Catch::Contains("'n_embd'") && Catch::Contains("not divisible by n_head 5"));
+  CHECK_THAT(with("n_head", 5), Catch::Contains("'n_query_groups'") && Catch::Contains("not divisible by n_query_groups 2"));
   CHECK_THAT(with("n_query_groups", 3), Catch::Contains("'n_query_groups'") && Catch::Contains("not divisible"));
   CHECK_THAT(with("n_query_groups", 8), Catch::Contains("'n_query_groups'"));
-  CHECK_THAT(with("head_size", 8), Catch::Contains("'head_size'"));
+  CHECK_THAT(with("head_size", 0), Catch::Contains("'head_size'") && Catch::Contains("at least 1"));
+  CHECK(with("head_size", 8).empty());  // n_head * head_size may differ from n_embd (Gemma, Qwen3)
   CHECK_THAT(with("padded_vocab_size", 100), Catch::Contains("'padded_vocab_size'") && Catch::Contains("vocab_size 256"));
   CHECK_THAT(with("rotary_percentage", 0.2), Catch::Contains("'rotary_percentage'") && Catch::Contains("even"));
   CHECK_THAT(with("rotary_percentage", 0), Catch::Contains("'rotary_percentage'"));

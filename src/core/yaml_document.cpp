@@ -1,0 +1,87 @@
+#include "core/yaml_document.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <regex>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "core/errors.hpp"
+
+namespace metaguard {
+namespace {
+
+using nlohmann::json;
+
+// Deeper or bigger than any config: keeps a hostile file (nesting, or aliases that expand
+// exponentially) from exhausting the stack or memory.
+constexpr int kMaxDepth = 64;
+constexpr size_t kMaxNodes = 1 << 20;
+
+json plain_scalar(const std::string& text) {
+  static const std::regex null_text("~|null|Null|NULL|");
+  static const std::regex true_text("true|True|TRUE");
+  static const std::regex false_text("false|False|FALSE");
+  static const std::regex integer_text("[-+]?[0-9]+");
+  static const std::regex float_text(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  static const std::regex infinity_text(R"([-+]?\.(inf|Inf|INF))");
+  static const std::regex nan_text(R"(\.(nan|NaN|NAN))");
+  if (std::regex_match(text, null_text)) return nullptr;
+  if (std::regex_match(text, true_text)) return true;
+  if (std::regex_match(text, false_text)) return false;
+  if (std::regex_match(text, integer_text)) {
+    errno = 0;
+    long long value = std::strtoll(text.c_str(), nullptr, 10);
+    if (errno == 0) return value;
+  }
+  if (std::regex_match(text, float_text)) return std::strtod(text.c_str(), nullptr);
+  if (std::regex_match(text, infinity_text)) {
+    return text[0] == '-' ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  }
+  if (std::regex_match(text, nan_text)) return std::numeric_limits<double>::quiet_NaN();
+  return text;
+}
+
+json to_json(const YAML::Node& node, const std::string& source, int depth, size_t& nodes) {
+  if (depth > kMaxDepth) throw InputError(fmt::format("{}: YAML nested deeper than {} levels", source, kMaxDepth));
+  if (++nodes > kMaxNodes) throw InputError(fmt::format("{}: YAML expands to more than {} values", source, kMaxNodes));
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      // "!" is the tag of a quoted scalar: a string whatever it reads like.
+      return node.Tag() == "!" ? json(node.Scalar()) : plain_scalar(node.Scalar());
+    case YAML::NodeType::Sequence: {
+      json list = json::array();
+      for (const auto& item : node) list.push_back(to_json(item, source, depth + 1, nodes));
+      return list;
+    }
+    case YAML::NodeType::Map: {
+      json object = json::object();
+      for (const auto& item : node) {
+        if (!item.first.IsScalar()) throw InputError(fmt::format("{}: a YAML mapping key is not a scalar", source));
+        object[item.first.Scalar()] = to_json(item.second, source, depth + 1, nodes);
+      }
+      return object;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+json parse_yaml_document(const std::string& text, const std::string& source) {
+  try {
+    size_t nodes = 0;
+    return to_json(YAML::Load(text), source, 0, nodes);
+  } catch (const YAML::Exception& error) {
+    throw InputError(fmt::format("{}: not valid YAML (line {}): {}", source, error.mark.line + 1, error.msg));
+  }
+}
+
+}  // namespace metaguard

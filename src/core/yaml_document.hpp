@@ -1,0 +1,16 @@
+#pragma once
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace metaguard {
+
+// Parses YAML text (a LitGPT model_config.yaml: a mapping of plain scalars, lists and
+// nested mappings, as PyYAML's safe_dump writes it) into JSON with YAML 1.1's core types:
+// null (~, null, empty), booleans (true/false in any case), integers, floats (.inf and .nan
+// included, which the reader of the value refuses) and strings; a quoted scalar is always
+// a string. Aliases resolve to their anchors. A syntax error is an InputError naming
+// `source` and the line.
+nlohmann::json parse_yaml_document(const std::string& text, const std::string& source);
+
+}  // namespace metaguard
