@@ -73,7 +73,44 @@ json to_json(const YAML::Node& node, const std::string& source, int depth, size_
   return nullptr;
 }
 
+void emit(YAML::Emitter& out, const json& value) {
+  if (value.is_object()) {
+    out << YAML::BeginMap;
+    for (const auto& item : value.items()) {
+      out << YAML::Key << item.key() << YAML::Value;
+      emit(out, item.value());
+    }
+    out << YAML::EndMap;
+  } else if (value.is_array()) {
+    out << YAML::Flow << YAML::BeginSeq;
+    for (const auto& item : value) emit(out, item);
+    out << YAML::EndSeq;
+  } else if (value.is_null()) {
+    out << YAML::Null;
+  } else if (value.is_boolean()) {
+    out << YAML::TrueFalseBool << value.get<bool>();
+  } else if (value.is_number_integer()) {
+    out << value.get<int64_t>();
+  } else if (value.is_number()) {
+    // Shortest text that reads back exactly (what json's dump prints).
+    std::string text = value.dump();
+    if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+    out << text;
+  } else {
+    const std::string text = value.get<std::string>();
+    // A string that reads as something else is quoted.
+    if (plain_scalar(text).is_string()) out << text;
+    else out << YAML::DoubleQuoted << text;
+  }
+}
+
 }  // namespace
+
+std::string yaml_from_json(const json& value) {
+  YAML::Emitter out;
+  emit(out, value);
+  return std::string(out.c_str()) + "\n";
+}
 
 json parse_yaml_document(const std::string& text, const std::string& source) {
   try {

@@ -13,4 +13,8 @@ namespace metaguard {
 // `source` and the line.
 nlohmann::json parse_yaml_document(const std::string& text, const std::string& source);
 
+// Writes JSON as block-style YAML that PyYAML's safe_load (and parse_yaml_document) reads
+// back to the same values: strings that would read as another type are quoted.
+std::string yaml_from_json(const nlohmann::json& value);
+
 }  // namespace metaguard

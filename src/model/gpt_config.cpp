@@ -503,6 +503,16 @@ json gpt_config_to_json(const GPTConfig& c) {
   return out;
 }
 
+json litgpt_config_json(const GPTConfig& c) {
+  json out = gpt_config_to_json(c);
+  out.erase("tie_embeddings");
+  out["norm_class_name"] = out["norm_class"];
+  out["mlp_class_name"] = out["mlp_class"];
+  out.erase("norm_class");
+  out.erase("mlp_class");
+  return out;
+}
+
 GPTConfig load_gpt_config(const std::string& path) {
   const fs::path file(path);
   std::string text = read_text_file(file);

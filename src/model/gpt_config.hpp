@@ -122,4 +122,9 @@ void validate_gpt_config(const GPTConfig& config, const std::string& source);
 // that keep their defaults beyond the original eighteen are left out.
 nlohmann::json gpt_config_to_json(const GPTConfig& config);
 
+// The config as LitGPT's Config spells it (every field LitGPT's Config.from_file accepts,
+// nothing else: metaguard's tie_embeddings has no LitGPT field and is left out), what a
+// checkpoint directory's model_config.yaml holds.
+nlohmann::json litgpt_config_json(const GPTConfig& config);
+
 }  // namespace metaguard

@@ -15,6 +15,9 @@
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
 #include "core/hashing.hpp"
+#include "core/yaml_document.hpp"
+#include "load/checkpoint_saver.hpp"
+#include "load/qkv_layout.hpp"
 #include "preflight/init_program.hpp"
 #include "report/report_json.hpp"
 #include "train/stop_signal.hpp"
@@ -312,6 +315,40 @@ void Trainer::save(int64_t step) {
                             state.full ? ", whole model" : ", adapters"));
 }
 
+void Trainer::export_final() {
+  if (rank_ != 0) return;
+  const fs::path dir = fs::path(setup_.options.out) / "final";
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) throw InputError(fmt::format("--out '{}': cannot create '{}': {}", setup_.options.out, dir.string(), error.message()));
+  // The layout of the checkpoint the run started from, LitGPT's current one otherwise.
+  SaveOptions options;
+  if (setup_.checkpoint) {
+    std::vector<std::string> keys;
+    for (const auto& entry : setup_.checkpoint->tensors()) keys.push_back(entry.name);
+    options.layout = detect_qkv_layout(keys);
+  }
+  GPT& model = session_->model();
+  torch::NoGradGuard no_grad;
+  if (setup_.lora) {
+    // What LitGPT's finetune_lora writes: the adapters, then the merged model (merge_lora).
+    SaveOptions adapters = options;
+    adapters.lora_only = true;
+    save_checkpoint(*model, (dir / "lit_model.pth.lora").string(), adapters);
+    model->merge_lora();
+    SaveOptions merged = options;
+    merged.base_model_keys = true;
+    save_checkpoint(*model, (dir / "lit_model.pth").string(), merged);
+    model->unmerge_lora();
+  } else {
+    save_checkpoint(*model, (dir / "lit_model.pth").string(), options);
+  }
+  write_file_atomically((dir / "model_config.yaml").string(), yaml_from_json(litgpt_config_json(setup_.config)));
+  printer_.line(fmt::format("LitGPT checkpoint: {} ({} layout{})", dir.string(),
+                            options.layout == QkvLayout::Grouped ? "attn.qkv" : "attn.attn",
+                            setup_.lora ? ", adapters and merged model" : ""));
+}
+
 void Trainer::train_step(int64_t step) {
   const int64_t micro = plan_.micro_batch();
   const double share = static_cast<double>(micro) / static_cast<double>(plan_.global_batch());
@@ -392,6 +429,7 @@ void Trainer::train() {
     if ((step + 1) % o.eval_every == 0 || last) validate(step + 1);
     const int64_t save_every = o.save_every > 0 ? o.save_every : o.steps;
     if (!o.out.empty() && ((step + 1) % save_every == 0 || last)) save(step + 1);
+    if (!o.out.empty() && last) export_final();
   }
   phase_ = "done";
 }

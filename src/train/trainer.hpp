@@ -56,6 +56,8 @@ class Trainer {
   void train_step(int64_t step);
   double validate(int64_t step);
   void save(int64_t step);
+  // Rank 0, after the last step with --out: DIR/final as LitGPT's fine-tuning leaves it.
+  void export_final();
   void refresh_optimizer_entries();
   // A guard point (CollectiveGuard::run) that also tells what it warned about or repaired.
   void guard_point(const std::string& phase, DataNeeds needs, const GuardPointOptions& options = {});

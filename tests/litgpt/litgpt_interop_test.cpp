@@ -253,3 +253,36 @@ TEST_CASE("litgpt: LitGPT 0.5.13's own checkpoints load into metaguard's model a
   }
   std::ofstream(std::string(METAGUARD_BUILD_DIR) + "/litgpt-interop.md") << table.str();
 }
+
+TEST_CASE("litgpt: a training run's final directory is what LitGPT's fine-tuning leaves, and LitGPT loads it strictly",
+          "[litgpt][interop][train]") {
+  test::ScratchDir dir;
+  const std::string out = dir.file("run");
+  auto trained = test::run_process({test::build_path("metaguard-torch"), "train", "--steps", "2", "--nproc", "2",
+                                    "--lora", "lora_r=4,lora_alpha=8,lora_key=true,lora_mlp=true,lora_head=true",
+                                    "--out", out},
+                                   300);
+  INFO(trained.out << trained.err);
+  REQUIRE(trained.exit_code == 0);
+  // LitGPT reads model_config.yaml with its own Config, loads the merged model into its GPT
+  // strictly, and finds exactly its lora.GPT's adapters (same shapes) in lit_model.pth.lora.
+  const char* check = R"PY(
+import sys, torch
+from litgpt.config import Config
+from litgpt.model import GPT
+import litgpt.lora as lora
+final = sys.argv[1]
+config = Config.from_file(final + "/model_config.yaml")
+GPT(config).load_state_dict(torch.load(final + "/lit_model.pth", weights_only=True), strict=True)
+lora_config = lora.Config.from_file(final + "/model_config.yaml", lora_r=4, lora_alpha=8, lora_query=True,
+                                    lora_key=True, lora_value=True, lora_mlp=True, lora_head=True)
+want = {k: v.shape for k, v in lora.GPT(lora_config).state_dict().items() if "lora_" in k}
+got = {k: v.shape for k, v in torch.load(final + "/lit_model.pth.lora", weights_only=True).items()}
+assert got == want, (sorted(set(got) ^ set(want)), [k for k in got if k in want and got[k] != want[k]])
+print("ok", len(got))
+)PY";
+  auto checked = test::run_process({kPython, "-c", check, out + "/final"}, 300);
+  INFO(checked.out << checked.err);
+  CHECK(checked.exit_code == 0);
+  CHECK_THAT(checked.out, Catch::StartsWith("ok"));
+}
