@@ -1,6 +1,7 @@
 // `metaguard preflight` as a user runs it: every injected fault is caught with its code,
 // rank and phase; --repair clears it; bad input is one error line and exit 2.
 #include <algorithm>
+#include <filesystem>
 #include <regex>
 #include <set>
 
@@ -32,6 +33,11 @@ std::set<std::pair<int, std::string>> where_found(const json& report, const std:
 }
 
 int error_count(const json& report) { return report["summary"]["errors"].get<int>(); }
+
+int count_code(const json& report, const std::string& code) {
+  return static_cast<int>(std::count_if(report["findings"].begin(), report["findings"].end(),
+                                        [&](const json& f) { return f["code"] == code; }));
+}
 
 }  // namespace
 
@@ -136,6 +142,33 @@ TEST_CASE("a clean preflight of every shared config has no error", "[preflight]"
     CHECK(run.exit_code == 0);
     CHECK(error_count(run.report) == 0);
   }
+}
+
+TEST_CASE("preflight by LitGPT's config names: today's families, and the LoRA index bug caught in them",
+          "[preflight][litgpt]") {
+  for (const char* model : {"Llama-3.2-1B", "Qwen2.5-7B", "Gemma-2-9b", "Mixtral-8x7B-v0.1", "Qwen/Qwen3-8B"}) {
+    auto run = preflight({"--model", model, "--world-size", "2", "--lora", "lora_r=8,lora_mlp=true"});
+    INFO(model << ": " << run.err);
+    CHECK(run.exit_code == 0);
+    CHECK(error_count(run.report) == 0);
+  }
+  auto caught = preflight({"--model", "Gemma-2-9b", "--world-size", "2", "--inject", "lora-ind-meta"});
+  CHECK(caught.exit_code == 1);
+  CHECK(count_code(caught.report, "meta-nonpersistent-buffer") == 2 * 42);  // every layer on both ranks
+}
+
+TEST_CASE("preflight of a LitGPT checkpoint directory loads the lit_model.pth it holds", "[preflight][litgpt]") {
+  const std::string out = std::string(METAGUARD_BUILD_DIR) + "/tests/preflight-litgpt-dir";
+  std::filesystem::remove_all(out);
+  auto trained = run_process({metaguard_exe(), "train", "--steps", "1", "--out", out}, 300);
+  INFO(trained.err);
+  REQUIRE(trained.exit_code == 0);
+  auto run = preflight({"--model", out + "/final", "--world-size", "2"});
+  INFO(run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(error_count(run.report) == 0);
+  CHECK(run.report["preflight"]["checkpoint"] == out + "/final/lit_model.pth");
+  std::filesystem::remove_all(out);
 }
 
 TEST_CASE("preflight bad input: one error line naming the flag, exit 2", "[preflight][cli]") {

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 
 #include "integration/scan_process.hpp"
@@ -193,4 +194,36 @@ TEST_CASE("scan: the front executable never links LibTorch", "[scan]") {
   REQUIRE(ldd.exit_code == 0);
   CHECK(ldd.out.find("libtorch") == std::string::npos);
   CHECK(ldd.out.find("libc10") == std::string::npos);
+}
+
+TEST_CASE("scan DIR: every checkpoint of a LitGPT checkpoint directory in one report, other files listed",
+          "[scan][litgpt]") {
+  test::TempDir dir;
+  namespace fs = std::filesystem;
+  fs::copy_file(test::source_path("fixtures/checkpoints/good/tied.pt"), dir.file("lit_model.pth"));
+  fs::copy_file(test::source_path("fixtures/checkpoints/good/meta.pt"), dir.file("lit_model.pth.lora"));
+  dir.write("model_config.yaml", "name: micro\nn_layer: 2\n");
+  auto run = test::run_metaguard({"scan", dir.path(), "--format", "json"});
+  INFO(run.err);
+  CHECK(run.exit_code == 1);  // meta.pt's meta entries are errors, named by file
+  json report = json::parse(run.out);
+  REQUIRE(report["files"].size() == 3);
+  CHECK(report["files"][0]["file"] == "lit_model.pth");
+  CHECK(report["files"][0]["scanned"] == true);
+  CHECK(report["files"][0]["tensors"] == 4);
+  CHECK(report["files"][1]["file"] == "lit_model.pth.lora");
+  CHECK(report["files"][2]["file"] == "model_config.yaml");
+  CHECK(report["files"][2]["scanned"] == false);
+  CHECK_THAT(report["files"][2]["reason"].get<std::string>(), Catch::Contains("not a torch.save"));
+  size_t from_model = 0;
+  for (const auto& tensor : report["tensors"]) from_model += tensor["name"].get<std::string>().rfind("lit_model.pth:", 0) == 0;
+  CHECK(from_model == 4);
+  for (const auto& finding : report["findings"]) {
+    CHECK_THAT(finding["tensor"].get<std::string>(), Catch::StartsWith("lit_model.pth.lora:"));
+  }
+  // A file named like a checkpoint that is none is bad input, named.
+  dir.write("broken.pth", "not a checkpoint");
+  auto broken = test::run_metaguard({"scan", dir.path()});
+  CHECK(broken.exit_code == 2);
+  CHECK_THAT(broken.err, Catch::StartsWith("metaguard: error:") && Catch::Contains("broken.pth"));
 }
