@@ -1,0 +1,39 @@
+// The work of `metaguard preflight --model M --world-size N` inside one process (LibTorch's
+// start-up excluded): build every rank's model on meta, run every phase and check, render
+// the text report. Prints the median and range of R runs per model.
+//   build/bench/torch_preflight_bench [RUNS] [WORLD_SIZE] MODEL...
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "preflight/preflight_run.hpp"
+#include "report/renderer.hpp"
+
+int main(int argc, char** argv) {
+  const int runs = argc > 1 ? std::atoi(argv[1]) : 7;
+  const int world = argc > 2 ? std::atoi(argv[2]) : 8;
+  std::vector<std::string> models;
+  for (int i = 3; i < argc; ++i) models.emplace_back(argv[i]);
+  if (models.empty()) models = {"llama-2-70b", "Llama-3.1-405B", "Mixtral-8x22B-v0.1"};
+  for (const auto& model : models) {
+    std::vector<double> ms;
+    size_t tensors = 0;
+    for (int run = 0; run < runs; ++run) {
+      metaguard::PreflightOptions options;
+      options.model = model;
+      options.world_size = world;
+      auto start = std::chrono::steady_clock::now();
+      metaguard::Report report = metaguard::run_preflight(options);
+      std::string text = metaguard::make_renderer("text")->render(report);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      tensors = report.tensors.size();
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("%-22s %d ranks, %zu tensors: median %.1f ms (%.1f-%.1f)\n", model.c_str(), world, tensors,
+                ms[ms.size() / 2], ms.front(), ms.back());
+  }
+  return 0;
+}
