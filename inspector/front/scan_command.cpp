@@ -110,6 +110,11 @@ Report scan_directory(const std::string& dir, bool check_values) {
     entry["tensors"] = one.tensors.size();
     listed.push_back(std::move(entry));
   }
+  const bool any = std::any_of(listed.begin(), listed.end(), [](const nlohmann::json& f) { return f["scanned"] == true; });
+  if (!any) {
+    throw InputError(fmt::format("scan: '{}' holds no checkpoint ({} file(s), none a torch.save or safetensors file)",
+                                 dir, listed.size()));
+  }
   report.extra["files"] = std::move(listed);
   return report;
 }

@@ -7,43 +7,67 @@
 namespace metaguard {
 namespace {
 
+// The fault table: one row per fault, its columns what the fault needs to be reproduced.
 struct FaultInfo {
   Fault fault;
   const char* name;
+  bool meta_build;  // reproduces a meta-device build: the run builds on meta when it is injected
+  bool train_only;  // needs a real optimizer or device move: `metaguard train`, not preflight
+  int min_ranks;    // the fault is about what several ranks do
   const char* description;
 };
 
 constexpr FaultInfo kFaults[] = {
-    {Fault::LoraIndMeta, "lora-ind-meta",
+    {Fault::LoraIndMeta, "lora-ind-meta", true, false, 1,
      "after meta init, the LoRA QKV index buffers are not recomputed (LitGPT issues 1378/1385)"},
-    {Fault::RopeCacheMeta, "rope-cache-meta", "after meta init, the rotary cos/sin cache is not recomputed"},
-    {Fault::SkipBroadcast, "skip-broadcast", "ranks other than 0 never receive the weights; they keep meta parameters"},
-    {Fault::UntieOnMaterialize, "untie-on-materialize", "tied weights are materialized as two separate storages"},
-    {Fault::ToEmptyNoInit, "to-empty-no-init", "meta tensors get empty storage but no init, load or broadcast"},
-    {Fault::RankSeedDivergence, "rank-seed-divergence", "each rank initializes with its own seed, so replicas differ"},
-    {Fault::PartialCheckpoint, "partial-checkpoint", "the checkpoint lacks some keys; those tensors stay meta"},
-    {Fault::OptimizerBeforeReplace, "optimizer-before-replace",
+    {Fault::RopeCacheMeta, "rope-cache-meta", true, false, 1,
+     "after meta init, the rotary cos/sin cache is not recomputed"},
+    {Fault::SkipBroadcast, "skip-broadcast", true, false, 2,
+     "ranks other than 0 never receive the weights; they keep meta parameters"},
+    {Fault::UntieOnMaterialize, "untie-on-materialize", true, false, 1,
+     "tied weights are materialized as two separate storages"},
+    {Fault::ToEmptyNoInit, "to-empty-no-init", true, false, 1,
+     "meta tensors get empty storage but no init, load or broadcast"},
+    {Fault::RankSeedDivergence, "rank-seed-divergence", false, false, 2,
+     "each rank initializes with its own seed, so replicas differ"},
+    {Fault::PartialCheckpoint, "partial-checkpoint", true, false, 1,
+     "the checkpoint lacks some keys; those tensors stay meta"},
+    {Fault::OptimizerBeforeReplace, "optimizer-before-replace", true, true, 1,
      "the optimizer is built on the meta model, then materialization replaces the parameters instead of filling "
      "them in place: the optimizer holds stale tensors (train only)"},
-    {Fault::MoveWithMeta, "move-with-meta",
+    {Fault::MoveWithMeta, "move-with-meta", true, true, 1,
      "derived buffers are not recomputed; the model is moved with to(device) while they are still meta, which "
      "fails with 'Cannot copy out of meta tensor' (train only)"},
 };
 
+const FaultInfo* info_of(Fault fault) {
+  for (const auto& info : kFaults) {
+    if (info.fault == fault) return &info;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::string_view to_string(Fault fault) {
-  for (const auto& info : kFaults) {
-    if (info.fault == fault) return info.name;
-  }
-  return "unknown";
+  const FaultInfo* info = info_of(fault);
+  return info ? info->name : "unknown";
 }
 
 std::string_view describe(Fault fault) {
-  for (const auto& info : kFaults) {
-    if (info.fault == fault) return info.description;
+  const FaultInfo* info = info_of(fault);
+  return info ? info->description : "";
+}
+
+bool needs_meta_build(Fault fault) { return info_of(fault) && info_of(fault)->meta_build; }
+bool train_only(Fault fault) { return info_of(fault) && info_of(fault)->train_only; }
+int min_ranks(Fault fault) { return info_of(fault) ? info_of(fault)->min_ranks : 1; }
+
+bool any_needs_meta_build(const std::set<Fault>& faults) {
+  for (Fault fault : faults) {
+    if (needs_meta_build(fault)) return true;
   }
-  return "";
+  return false;
 }
 
 std::optional<Fault> parse_fault(std::string_view name) {

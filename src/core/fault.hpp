@@ -27,6 +27,12 @@ std::vector<std::string> fault_names();
 // One line: what the fault reproduces.
 std::string_view describe(Fault fault);
 
+// The fault table's columns (core/fault.cpp): what reproducing a fault needs.
+bool needs_meta_build(Fault fault);  // the run builds on meta when it is injected
+bool train_only(Fault fault);        // a real optimizer or device move: `metaguard train` only
+int min_ranks(Fault fault);          // ranks it needs (2: it is about what several ranks do)
+bool any_needs_meta_build(const std::set<Fault>& faults);
+
 // Parses `--inject` values; throws InputError naming the bad one and listing the valid ones.
 std::set<Fault> parse_faults(const std::vector<std::string>& names);
 

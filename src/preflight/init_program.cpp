@@ -188,16 +188,13 @@ void check_plan(const InitPlan& plan, const GPTConfig& config, const std::option
   }
   for (Fault fault : plan.faults) {
     const std::string name(to_string(fault));
-    if ((fault == Fault::SkipBroadcast || fault == Fault::RankSeedDivergence) && plan.world_size < 2) {
-      throw InputError(fmt::format("--inject {}: needs several ranks (--world-size 2 or more)", name));
+    if (plan.world_size < min_ranks(fault)) {
+      throw InputError(fmt::format("--inject {}: needs several ranks (--world-size {} or more)", name, min_ranks(fault)));
     }
     if (fault == Fault::PartialCheckpoint && !plan.checkpoint) {
       throw InputError("--inject partial-checkpoint: needs --checkpoint FILE (the checkpoint whose keys it drops)");
     }
-    const bool needs_meta = fault == Fault::LoraIndMeta || fault == Fault::RopeCacheMeta ||
-                            fault == Fault::ToEmptyNoInit || fault == Fault::UntieOnMaterialize ||
-                            fault == Fault::SkipBroadcast || fault == Fault::PartialCheckpoint;
-    if (needs_meta && !plan.meta_init) {
+    if (needs_meta_build(fault) && !plan.meta_init) {
       throw InputError(fmt::format("--inject {}: reproduces a meta-device build; drop --init direct", name));
     }
     if (fault == Fault::LoraIndMeta && !(lora && lora->any_qkv())) {

@@ -78,8 +78,8 @@ Report run_preflight(const PreflightOptions& options) {
   plan.seed = options.seed;
   plan.threads = options.threads;
   plan.faults = parse_faults(options.inject);
-  for (Fault fault : {Fault::OptimizerBeforeReplace, Fault::MoveWithMeta}) {
-    if (plan.has(fault)) {
+  for (Fault fault : plan.faults) {
+    if (train_only(fault)) {
       throw InputError(fmt::format("--inject {}: needs a real optimizer or device move; run it with 'metaguard train'",
                                    to_string(fault)));
     }
@@ -97,10 +97,7 @@ Report run_preflight(const PreflightOptions& options) {
   if (options.init && *options.init != "meta" && *options.init != "direct") {
     throw InputError(fmt::format("--init: expected meta or direct, got '{}'", *options.init));
   }
-  const bool wants_meta_faults = plan.has(Fault::LoraIndMeta) || plan.has(Fault::RopeCacheMeta) ||
-                                 plan.has(Fault::ToEmptyNoInit) || plan.has(Fault::UntieOnMaterialize) ||
-                                 plan.has(Fault::SkipBroadcast) || plan.has(Fault::PartialCheckpoint);
-  plan.meta_init = options.init ? *options.init == "meta" : (options.world_size > 1 || wants_meta_faults);
+  plan.meta_init = options.init ? *options.init == "meta" : (options.world_size > 1 || any_needs_meta_build(plan.faults));
   check_plan(plan, config, lora);
   const auto parsed_precision = parse_precision(options.precision);
   if (!parsed_precision) {

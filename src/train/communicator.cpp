@@ -132,6 +132,9 @@ Communicator::Communicator(const DistEnv& env, std::chrono::milliseconds timeout
     } else {
       connect_gloo(prefixed);
     }
+    // Where collectives' tensors live: the placement decides (Gloo stages CUDA tensors
+    // through the host; NCCL takes them on the rank's GPU).
+    device_ = placement.transport_device(env.local_rank);
   } catch (const InputError&) {
     throw;
   } catch (const std::exception& error) {
@@ -175,13 +178,12 @@ void Communicator::connect_gloo(const c10::intrusive_ptr<c10d::Store>& store) {
     gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   }
   dist_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, gloo);
-  device_ = torch::kCPU;  // CUDA tensors are staged through the host
 }
 
 void Communicator::connect_nccl(const c10::intrusive_ptr<c10d::Store>& store, const RunPlacement& placement) {
 #ifdef METAGUARD_CUDA
   const DistEnv& env = dist_->env;
-  device_ = placement.rank_device(env.local_rank);
+  placement.rank_device(env.local_rank);  // makes the rank's GPU current before NCCL starts
   auto nccl = c10d::ProcessGroupNCCL::Options::create();
   nccl->timeout = timeout_;
   dist_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, nccl);

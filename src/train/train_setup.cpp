@@ -45,8 +45,8 @@ void check_ranges(const TrainOptions& o, int world_size) {
 void check_faults(const TrainSetup& setup) {
   for (Fault fault : setup.faults) {
     const std::string name(to_string(fault));
-    if ((fault == Fault::SkipBroadcast || fault == Fault::RankSeedDivergence) && setup.world_size < 2) {
-      throw InputError(fmt::format("--inject {}: needs several ranks (--nproc 2 or more)", name));
+    if (setup.world_size < min_ranks(fault)) {
+      throw InputError(fmt::format("--inject {}: needs several ranks (--nproc {} or more)", name, min_ranks(fault)));
     }
   }
   InitPlan plan;
@@ -154,11 +154,7 @@ TrainSetup prepare_training(const TrainOptions& options, int world_size, int loc
     setup.checkpoint = std::make_shared<const CheckpointFile>(CheckpointFile::open(setup.options.checkpoint));
   }
   setup.faults = parse_faults(options.inject);
-  const bool meta_fault = setup.has(Fault::LoraIndMeta) || setup.has(Fault::RopeCacheMeta) ||
-                          setup.has(Fault::ToEmptyNoInit) || setup.has(Fault::UntieOnMaterialize) ||
-                          setup.has(Fault::SkipBroadcast) || setup.has(Fault::OptimizerBeforeReplace) ||
-                          setup.has(Fault::MoveWithMeta) || setup.has(Fault::PartialCheckpoint);
-  setup.meta_init = world_size > 1 || meta_fault;
+  setup.meta_init = world_size > 1 || any_needs_meta_build(setup.faults);
   check_faults(setup);
 
   setup.data_path = options.data.empty() ? default_corpus_path() : options.data;

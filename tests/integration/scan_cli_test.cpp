@@ -178,7 +178,7 @@ TEST_CASE("scan: text output, --out, and usage errors", "[scan]") {
            {{"scan", path, "--format", "yaml"}, "yaml"},
            {{"scan", path, "--bogus"}, "--bogus"},
            {{"scan", dir.file("absent.pt")}, "absent.pt': cannot read"},
-           {{"scan", dir.path()}, dir.path()},
+           {{"scan", dir.path()}, "holds no checkpoint"},  // a folder of other files
        }) {
     auto run = test::run_metaguard(c.args);
     INFO(c.message);
