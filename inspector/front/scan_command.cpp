@@ -62,7 +62,7 @@ Report scan_file(const std::string& file, bool check_values) {
 
 // Names a checkpoint goes by; such a file that cannot be read is an error, not "some other file".
 bool checkpoint_name(const std::string& name) {
-  for (const char* suffix : {".pth", ".pt", ".ckpt", ".safetensors", ".lora"}) {
+  for (const char* suffix : {".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".lora"}) {
     const std::string tail(suffix);
     if (name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0) return true;
   }

@@ -22,7 +22,12 @@ using nlohmann::json;
 constexpr int kMaxDepth = 64;
 constexpr size_t kMaxNodes = 1 << 20;
 
+// Longer scalars are text: no number or keyword is this long, and libstdc++'s regex
+// recurses per character (a 100k-digit scalar would overflow the stack).
+constexpr size_t kMaxTypedScalar = 64;
+
 json plain_scalar(const std::string& text) {
+  if (text.size() > kMaxTypedScalar) return text;
   static const std::regex null_text("~|null|Null|NULL|");
   static const std::regex true_text("true|True|TRUE");
   static const std::regex false_text("false|False|FALSE");
@@ -92,15 +97,18 @@ void emit(YAML::Emitter& out, const json& value) {
   } else if (value.is_number_integer()) {
     out << value.get<int64_t>();
   } else if (value.is_number()) {
-    // Shortest text that reads back exactly (what json's dump prints).
+    // Shortest text that reads back exactly (what json's dump prints), in the form YAML 1.1
+    // (PyYAML) takes as a float: a '.' in the mantissa ("1e-05" would be a string there).
     std::string text = value.dump();
-    if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+    const auto exponent = text.find_first_of("eE");
+    const std::string mantissa = text.substr(0, exponent);
+    if (mantissa.find('.') == std::string::npos) {
+      text = mantissa + ".0" + (exponent == std::string::npos ? "" : text.substr(exponent));
+    }
     out << text;
   } else {
-    const std::string text = value.get<std::string>();
-    // A string that reads as something else is quoted.
-    if (plain_scalar(text).is_string()) out << text;
-    else out << YAML::DoubleQuoted << text;
+    // Always quoted: PyYAML reads yes, on, 0x10, 1_000 or a date unquoted as other types.
+    out << YAML::DoubleQuoted << value.get<std::string>();
   }
 }
 

@@ -359,8 +359,10 @@ LoadResult load_checkpoint(ModuleWalker& walker, TensorStateTracker& tracker, co
       if (tracker.dry_run()) {
         // Metadata only: where the tensor would be and what stands for its values.
         if (!tracker.state_of(target)) tracker.mark_allocated(target, device);
+        // Reordered rows are other values than the record's own order.
+        const uint64_t reordered = job.reorder_rows ? fnv1a64("qkv rows reordered") : 0;
         tracker.mark_written(target, "load",
-                             dry_content_key(file.storages()[*entry.storage], entry, target.scalar_type()));
+                             dry_content_key(file.storages()[*entry.storage], entry, target.scalar_type()) ^ reordered);
         const std::string detail = loaded_detail(file.path(), job, entry);
         for (const auto& name : job.names) notes.push_back({name, "loaded", detail});
         continue;

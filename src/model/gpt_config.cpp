@@ -28,6 +28,7 @@ using nlohmann::json;
 constexpr int64_t kMaxLayers = 1024;
 constexpr int64_t kMaxDimension = int64_t{1} << 24;
 constexpr int64_t kMaxExperts = 1024;
+constexpr int64_t kMaxExpertModules = int64_t{1} << 16;  // n_layer * n_expert: modules even on meta
 constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
 
 [[noreturn]] void fail(const std::string& source, const std::string& field, const std::string& problem) {
@@ -41,7 +42,10 @@ int64_t read_int(const json& value, const std::string& source, const std::string
     if (u > static_cast<uint64_t>(kMaxDimension)) fail(source, field, fmt::format("{} is too large", u));
     return static_cast<int64_t>(u);
   }
-  return value.get<int64_t>();
+  // Bounded both ways, so no later sum or product of sizes can overflow.
+  const int64_t v = value.get<int64_t>();
+  if (v > kMaxDimension || v < -kMaxDimension) fail(source, field, fmt::format("{} is too large", v));
+  return v;
 }
 
 double read_number(const json& value, const std::string& source, const std::string& field) {
@@ -94,6 +98,9 @@ RopeAdjustments read_rope_adjustments(const json& value, const std::string& sour
   if (value.contains("truncate") && !(value["truncate"].is_boolean() && value["truncate"].get<bool>())) {
     fail(source, field, "'truncate': only LitGPT's default (true) is supported");
   }
+  if (!yarn && (value.contains("mscale") || value.contains("mscale_all_dim"))) {
+    fail(source, field, "'mscale' and 'mscale_all_dim' belong to YaRN adjustments (beta_fast, beta_slow)");
+  }
   if (llama3) {
     require({"factor", "low_freq_factor", "high_freq_factor", "original_max_seq_len"}, "Llama 3");
     rope.kind = RopeAdjustments::Kind::Llama3;
@@ -113,6 +120,10 @@ RopeAdjustments read_rope_adjustments(const json& value, const std::string& sour
   rope.factor = number("factor");
   if (!(rope.factor > 0)) fail(source, field, "'factor' must be positive");
   if (value.contains("original_max_seq_len")) rope.original_max_seq_len = number("original_max_seq_len");
+  // Values that would turn the frequencies into NaN rather than fail.
+  for (const char* key : {"original_max_seq_len", "beta_fast", "beta_slow"}) {
+    if (value.contains(key) && !(number(key) > 0)) fail(source, field, fmt::format("'{}' must be positive", key));
+  }
   return rope;
 }
 
@@ -443,6 +454,10 @@ void validate_gpt_config(const GPTConfig& c, const std::string& source) {
     check_range(source, "n_expert", c.n_expert, kMaxExperts);
     check_range(source, "n_expert_per_token", c.n_expert_per_token, c.n_expert);
     check_range(source, "moe_intermediate_size", c.moe_intermediate_size, kMaxDimension);
+    if (c.n_layer * c.n_expert > kMaxExpertModules) {
+      fail(source, "n_expert", fmt::format("{} experts in each of {} layers is more than the supported {} in all",
+                                           c.n_expert, c.n_layer, kMaxExpertModules));
+    }
   }
 }
 

@@ -64,12 +64,17 @@ const json* litgpt_catalog() {
   return catalog.is_null() ? nullptr : &catalog;
 }
 
+// A string field of a catalog entry, "" when absent or not a string.
+std::string text_field(const json& object, const char* key) {
+  return object.is_object() && object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : "";
+}
+
 std::string hf_name(const json& entry, bool with_org) {
-  if (!entry.contains("hf_config") || !entry["hf_config"].is_object()) return "";
+  if (!entry.contains("hf_config")) return "";
   const json& hf = entry["hf_config"];
-  std::string name = hf.value("name", "");
+  std::string name = text_field(hf, "name");
   if (!with_org || name.empty()) return name;
-  std::string org = hf.value("org", "");
+  std::string org = text_field(hf, "org");
   return org.empty() ? "" : org + "/" + name;
 }
 
@@ -78,7 +83,9 @@ GPTConfig config_from_litgpt(const json& entry, const std::string& source) {
   return gpt_config_from_json(fields, source, "", ConfigDialect::LitGPT);
 }
 
-ModelSource from_checkpoint_directory(const fs::path& dir) {
+ModelSource from_checkpoint_directory(const fs::path& given) {
+  // "ckpts/Llama-3.2-1B/" names the folder "Llama-3.2-1B", as without the slash.
+  const fs::path dir = given.filename().empty() ? given.parent_path() : given;
   ModelSource source;
   source.directory = dir.string();
   const fs::path yaml = dir / "model_config.yaml";
@@ -119,7 +126,7 @@ std::optional<json> find_litgpt_config(const std::string& name) {
   if (!catalog || name.empty()) return std::nullopt;
   for (const auto& entry : (*catalog)["configs"]) {
     if (!entry.is_object()) continue;
-    if (entry.value("name", "") == name || hf_name(entry, false) == name || hf_name(entry, true) == name) return entry;
+    if (text_field(entry, "name") == name || hf_name(entry, false) == name || hf_name(entry, true) == name) return entry;
   }
   return std::nullopt;
 }

@@ -32,8 +32,8 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) {
   torch::Tensor x32 = x.to(torch::kFloat32);
   torch::Tensor mean_square = (x32 * x32).mean(-1, /*keepdim=*/true);
   torch::Tensor normed = x32 * torch::rsqrt(mean_square + options.eps());
-  torch::Tensor scale = weight.to(torch::kFloat32);
-  if (options.unit_offset()) scale = scale + 1;
+  // LitGPT adds the offset in the weight's own dtype (rounded in bf16), then widens.
+  torch::Tensor scale = (options.unit_offset() ? weight + 1 : weight).to(torch::kFloat32);
   return (normed * scale).to(x.scalar_type());
 }
 

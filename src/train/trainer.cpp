@@ -335,10 +335,15 @@ void Trainer::export_final() {
     SaveOptions adapters = options;
     adapters.lora_only = true;
     save_checkpoint(*model, (dir / "lit_model.pth.lora").string(), adapters);
-    model->merge_lora();
     SaveOptions merged = options;
     merged.base_model_keys = true;
-    save_checkpoint(*model, (dir / "lit_model.pth").string(), merged);
+    model->merge_lora();
+    try {
+      save_checkpoint(*model, (dir / "lit_model.pth").string(), merged);
+    } catch (...) {
+      model->unmerge_lora();  // the model leaves as it came, whatever the disk said
+      throw;
+    }
     model->unmerge_lora();
   } else {
     save_checkpoint(*model, (dir / "lit_model.pth").string(), options);

@@ -10,6 +10,7 @@
 
 #include "integration/preflight_process.hpp"
 #include "support/run_process.hpp"
+#include "support/scratch_dir.hpp"
 
 using metaguard::test::metaguard_exe;
 using metaguard::test::run_process;
@@ -158,8 +159,8 @@ TEST_CASE("preflight by LitGPT's config names: today's families, and the LoRA in
 }
 
 TEST_CASE("preflight of a LitGPT checkpoint directory loads the lit_model.pth it holds", "[preflight][litgpt]") {
-  const std::string out = std::string(METAGUARD_BUILD_DIR) + "/tests/preflight-litgpt-dir";
-  std::filesystem::remove_all(out);
+  metaguard::test::ScratchDir dir;
+  const std::string out = dir.file("run");
   auto trained = run_process({metaguard_exe(), "train", "--steps", "1", "--out", out}, 300);
   INFO(trained.err);
   REQUIRE(trained.exit_code == 0);
@@ -168,7 +169,6 @@ TEST_CASE("preflight of a LitGPT checkpoint directory loads the lit_model.pth it
   CHECK(run.exit_code == 0);
   CHECK(error_count(run.report) == 0);
   CHECK(run.report["preflight"]["checkpoint"] == out + "/final/lit_model.pth");
-  std::filesystem::remove_all(out);
 }
 
 TEST_CASE("preflight bad input: one error line naming the flag, exit 2", "[preflight][cli]") {

@@ -231,13 +231,16 @@ TEST_CASE("litgpt: LitGPT 0.5.13's own checkpoints load into metaguard's model a
   if (checked.exit_code != 0) WARN(checked.err);
   std::istringstream lines(checked.out);
   std::map<std::string, double> saved;
+  size_t results = 0;
   for (std::string line; std::getline(lines, line);) {
     json result = json::parse(line, nullptr, false);
     if (!result.is_object() || !result.contains("case_dir")) continue;
+    ++results;
     INFO(line);
     CHECK(result.value("ok", false));
     if (result.contains("max_abs_diff")) saved[result["case_dir"].get<std::string>()] = result["max_abs_diff"].get<double>();
   }
+  CHECK(results == save_checks.size());  // every save was checked
   for (auto& row : rows) {
     auto it = saved.find((fs::path(dir.path()) / row.name).string());
     if (it != saved.end()) row.saved = it->second;
@@ -273,7 +276,11 @@ from litgpt.model import GPT
 import litgpt.lora as lora
 final = sys.argv[1]
 config = Config.from_file(final + "/model_config.yaml")
-GPT(config).load_state_dict(torch.load(final + "/lit_model.pth", weights_only=True), strict=True)
+assert type(config.norm_eps) is float and type(config.name) is str, (config.norm_eps, config.name)
+merged = GPT(config)
+merged.load_state_dict(torch.load(final + "/lit_model.pth", weights_only=True), strict=True)
+logits = merged(torch.randint(0, config.vocab_size, (1, 8)))  # the values work, not only the keys
+assert torch.isfinite(logits).all()
 lora_config = lora.Config.from_file(final + "/model_config.yaml", lora_r=4, lora_alpha=8, lora_query=True,
                                     lora_key=True, lora_value=True, lora_mlp=True, lora_head=True)
 want = {k: v.shape for k, v in lora.GPT(lora_config).state_dict().items() if "lora_" in k}

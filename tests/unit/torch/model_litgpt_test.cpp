@@ -12,7 +12,6 @@
 #include <torch/torch.h>
 
 #include "core/errors.hpp"
-#include "core/yaml_document.hpp"
 #include "load/qkv_layout.hpp"
 #include "model/gpt.hpp"
 #include "model/model_catalog.hpp"
@@ -129,6 +128,17 @@ TEST_CASE("litgpt config: LitGPT's features metaguard cannot build are refused b
   CHECK_THAT(refused("n_expert_groups", 2), Catch::Contains("grouped expert routing"));
   CHECK_THAT(refused("first_k_dense_replace", 1), Catch::Contains("dense first layers"));
   CHECK_THAT(refused("routed_scaling_factor", 2.5), Catch::Contains("scaled expert routing"));
+  CHECK_THAT(refused("rope_adjustments", json{{"factor", 8.0}, {"beta_fast", 32}, {"beta_slow", 0},
+                                              {"original_max_seq_len", 4096}}),
+             Catch::Contains("'beta_slow' must be positive"));
+  CHECK_THAT(refused("rope_adjustments", json{{"factor", 8.0}, {"mscale_all_dim", 1.0}}),
+             Catch::Contains("belong to YaRN"));
+  CHECK_THAT(refused("padding_multiple", json::number_integer_t{-(int64_t{1} << 40)}), Catch::Contains("too large"));
+  json experts = base;
+  experts.update({{"mlp_class_name", "LLaMAMoE"}, {"intermediate_size", 64}, {"n_expert", 1024},
+                  {"n_expert_per_token", 2}, {"n_layer", 1024}});
+  CHECK_THAT(error_of([&] { gpt_config_from_json(experts, "cfg", "x", ConfigDialect::LitGPT); }),
+             Catch::Contains("'n_expert'") && Catch::Contains("more than the supported"));
   // LitGPT's "off" values pass.
   CHECK(refused("latent_attention", nullptr).empty());
   CHECK(refused("routed_scaling_factor", 1.0).empty());
@@ -197,6 +207,7 @@ vocab_size: 100
   dir.write("lit_model.pth", "not read here");
   CHECK(resolve_model(dir.path()).checkpoint == dir.file("lit_model.pth"));
   CHECK(resolve_model(dir.file("model_config.yaml")).config.n_layer == 2);
+  CHECK(resolve_model(dir.path() + "/").checkpoint == dir.file("lit_model.pth"));  // a trailing slash
 
   dir.write("model_config.yaml", "n_layer: [1, 2\n");
   CHECK_THAT(error_of([&] { resolve_model(dir.path()); }), Catch::Contains("model_config.yaml") && Catch::Contains("YAML"));
@@ -204,33 +215,6 @@ vocab_size: 100
   CHECK_THAT(error_of([&] { resolve_model(dir.path()); }), Catch::Contains("'n_layer'") && Catch::Contains("integer"));
   dir.write("model_config.yaml", "frobnicate: 1\n");
   CHECK_THAT(error_of([&] { resolve_model(dir.path()); }), Catch::Contains("unknown field 'frobnicate'"));
-}
-
-TEST_CASE("yaml: core types as PyYAML reads them, quoted text stays text, hostile input is an input error", "[yaml]") {
-  json parsed = parse_yaml_document("a: 1\nb: -2.5e-3\nc: true\nd: False\ne: ~\nf: null\ng: '3'\nh: text\n"
-                                    "i: [1, 2]\nj: {k: v}\nl:\n",
-                                    "t.yaml");
-  CHECK(parsed["a"] == 1);
-  CHECK(parsed["b"] == -2.5e-3);
-  CHECK(parsed["c"] == true);
-  CHECK(parsed["d"] == false);
-  CHECK(parsed["e"].is_null());
-  CHECK(parsed["f"].is_null());
-  CHECK(parsed["g"] == "3");
-  CHECK(parsed["h"] == "text");
-  CHECK(parsed["i"] == json({1, 2}));
-  CHECK(parsed["j"]["k"] == "v");
-  CHECK(parsed["l"].is_null());
-  CHECK_THAT(error_of([] { parse_yaml_document("a: [\n", "bad.yaml"); }), Catch::Contains("bad.yaml") && Catch::Contains("line"));
-  std::string deep(200, '[');
-  CHECK_THAT(error_of([&] { parse_yaml_document(deep + std::string(200, ']'), "deep.yaml"); }), Catch::Contains("deeper"));
-  // Aliases that double at every level (a "billion laughs") stop at a bound.
-  std::string laughs = "a0: &a0 [x, x]\n";
-  for (int i = 1; i < 40; ++i) laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + ", *a" + std::to_string(i - 1) + "]\n";
-  CHECK_THAT(error_of([&] { parse_yaml_document(laughs, "laughs.yaml"); }), Catch::Contains("more than"));
-  // Written back: the same values, text that looks like a number kept text.
-  json value = {{"name", "1e5"}, {"n", 3}, {"x", 0.1}, {"f", 2.0}, {"on", true}, {"none", nullptr}, {"list", {1, 0, 1}}};
-  CHECK(parse_yaml_document(yaml_from_json(value), "again") == value);
 }
 
 TEST_CASE("qkv layout: the grouped and interleaved row orders, by hand, and the key names", "[load][litgpt]") {
