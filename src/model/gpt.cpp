@@ -1,5 +1,6 @@
 #include "model/gpt.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -53,14 +54,17 @@ void GPTImpl::reset() {
   if (rope.local_base) rope_shape.push_back(2);
   cos = register_buffer("cos", torch::empty(rope_shape, factory));
   sin = register_buffer("sin", torch::empty(rope_shape, factory));
-  mask_cache = register_buffer("mask_cache", torch::empty({block, block}, factory.dtype(torch::kBool)));
+  // The mask's rows for sequences up to kMaskCacheRows (longer ones build theirs in forward):
+  // a 128k-token context would otherwise hold a 16 GiB mask that LitGPT never allocates.
+  const int64_t mask_rows = std::min(block, kMaskCacheRows);
+  mask_cache = register_buffer("mask_cache", torch::empty({mask_rows, mask_rows}, factory.dtype(torch::kBool)));
   declare_derived("cos", [block, rope, dtype](const torch::Device& device) {
     return build_rope_cache(block, rope, dtype, device).first;
   });
   declare_derived("sin", [block, rope, dtype](const torch::Device& device) {
     return build_rope_cache(block, rope, dtype, device).second;
   });
-  declare_derived("mask_cache", [block](const torch::Device& device) { return build_causal_mask(block, device); });
+  declare_derived("mask_cache", [mask_rows](const torch::Device& device) { return build_causal_mask(mask_rows, device); });
 }
 
 void GPTImpl::tie_head_to_embedding() { lm_head.base().tie_weight(transformer->wte->weight); }
@@ -89,7 +93,8 @@ torch::Tensor GPTImpl::hidden(const torch::Tensor& idx) {
   }
   torch::Tensor cos_t = cos.narrow(0, 0, steps);                            // (T, rope_n_elem)
   torch::Tensor sin_t = sin.narrow(0, 0, steps);                            // (T, rope_n_elem)
-  torch::Tensor mask = mask_cache.narrow(0, 0, steps).narrow(1, 0, steps);  // (T, T)
+  torch::Tensor mask = steps <= mask_cache.size(0) ? mask_cache.narrow(0, 0, steps).narrow(1, 0, steps)
+                                                   : build_causal_mask(steps, weights);  // (T, T)
   torch::Tensor x = transformer->wte->forward(idx);                         // (B, T, n_embd)
   if (config.scale_embeddings) {
     // LitGPT multiplies by sqrt(n_embd) rounded to the activations' dtype first.

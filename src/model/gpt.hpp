@@ -56,13 +56,16 @@ class GPTImpl : public torch::nn::Cloneable<GPTImpl>, public TensorDeclarations 
   Transformer transformer{nullptr};
   torch::Tensor cos;                  // (block_size, rope_n_elem), derived
   torch::Tensor sin;                  // (block_size, rope_n_elem), derived
-  torch::Tensor mask_cache;           // (block_size, block_size) bool, derived
+  torch::Tensor mask_cache;           // (R, R) bool, R = min(block_size, kMaskCacheRows), derived
 
  private:
   void tie_head_to_embedding();
 };
 
 TORCH_MODULE(GPT);
+
+// The causal mask is cached for sequences up to this many tokens (16 MiB of bool).
+constexpr int64_t kMaskCacheRows = 4096;
 
 struct BuildOptions {
   torch::Device device = torch::kCPU;  // meta: shapes only, nothing allocated, nothing initialized

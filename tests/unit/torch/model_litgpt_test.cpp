@@ -262,3 +262,30 @@ TEST_CASE("lora spec: LitGPT's names switch targets from the default set", "[mod
   CHECK_THAT(error_of([&] { spec("r=4,lora_r=8"); }), Catch::Contains("given twice"));
   CHECK_THAT(error_of([&] { spec("lora_query=false,lora_value=false"); }), Catch::Contains("at least one"));
 }
+
+TEST_CASE("long contexts: the causal mask is cached up to 4096 tokens and built for longer sequences",
+          "[model][litgpt]") {
+  ScopedSourceDir source;
+  // Llama 3.2's 131,072-token context: a full mask would be 16 GiB of bool.
+  GPT llama = build_gpt(resolve_model_config("Llama-3.2-1B"), std::nullopt, BuildOptions{torch::kMeta});
+  CHECK(llama->mask_cache.sizes().vec() == std::vector<int64_t>{kMaskCacheRows, kMaskCacheRows});
+  CHECK(llama->cos.size(0) == 131072);
+
+  // A tiny model with a longer context than the cache: causal, so the first 4096 positions'
+  // logits cannot depend on what follows them, whichever mask served.
+  GPTConfig tiny;
+  tiny.name = "tiny-long";
+  tiny.n_layer = 1;
+  tiny.n_head = tiny.n_query_groups = 1;
+  tiny.n_embd = tiny.head_size = 4;
+  tiny.intermediate_size = 8;
+  tiny.vocab_size = tiny.padded_vocab_size = 16;
+  tiny.block_size = kMaskCacheRows + 4;
+  tiny.rotary_percentage = 1.0;
+  GPT model = build_gpt(tiny, std::nullopt, BuildOptions{torch::kCPU, torch::kFloat32, 3});
+  torch::NoGradGuard no_grad;
+  torch::Tensor tokens = torch::randint(0, 16, {1, tiny.block_size}, torch::kInt64);
+  torch::Tensor whole = model->forward(tokens);                                  // mask built in forward
+  torch::Tensor prefix = model->forward(tokens.narrow(1, 0, kMaskCacheRows));    // the cached mask
+  CHECK(torch::allclose(whole.narrow(1, 0, kMaskCacheRows), prefix, 1e-5, 1e-6));
+}
