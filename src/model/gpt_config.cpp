@@ -1,13 +1,9 @@
 #include "model/gpt_config.hpp"
 
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
-#include <sstream>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -291,24 +287,6 @@ void fill_indicators(std::vector<int64_t>& list, int64_t n_layer, const std::str
   list.resize(static_cast<size_t>(n_layer));
 }
 
-std::string read_text_file(const fs::path& file) {
-  std::error_code error;
-  if (!fs::exists(file, error)) throw InputError(fmt::format("{}: model config file does not exist", file.string()));
-  if (fs::is_directory(file, error)) throw InputError(fmt::format("{}: is a directory, not a model config file", file.string()));
-  auto size = fs::file_size(file, error);
-  if (error) throw InputError(fmt::format("{}: cannot read model config: {}", file.string(), error.message()));
-  if (size > kMaxConfigBytes) {
-    throw InputError(fmt::format("{}: {} bytes is too large for a model config (at most {})", file.string(), size,
-                                 kMaxConfigBytes));
-  }
-  note_input_file(file.string());
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open model config: {}", file.string(), std::strerror(errno)));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 bool RopeAdjustments::operator==(const RopeAdjustments& o) const {
@@ -530,7 +508,7 @@ json litgpt_config_json(const GPTConfig& c) {
 
 GPTConfig load_gpt_config(const std::string& path) {
   const fs::path file(path);
-  std::string text = read_text_file(file);
+  std::string text = read_input_text(file.string(), kMaxConfigBytes, "model config");
   json object;
   try {
     object = json::parse(text);

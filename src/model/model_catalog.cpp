@@ -1,8 +1,6 @@
 #include "model/model_catalog.hpp"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -32,22 +30,6 @@ bool looks_like_path(const std::string& text) {
          ends_with(text, ".yml");
 }
 
-std::string read_small_file(const fs::path& file, std::uintmax_t limit, const char* what) {
-  std::error_code error;
-  if (!fs::is_regular_file(file, error)) throw InputError(fmt::format("{}: {} does not exist", file.string(), what));
-  auto size = fs::file_size(file, error);
-  if (error) throw InputError(fmt::format("{}: cannot read {}: {}", file.string(), what, error.message()));
-  if (size > limit) {
-    throw InputError(fmt::format("{}: {} bytes is too large for {} (at most {})", file.string(), size, what, limit));
-  }
-  note_input_file(file.string());
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in.good() && !in.eof()) throw InputError(fmt::format("{}: cannot read {}", file.string(), what));
-  return text.str();
-}
-
 // The parsed catalog, read once per process (it is shipped data, not user input).
 const json* litgpt_catalog() {
   static const json catalog = [] {
@@ -55,7 +37,7 @@ const json* litgpt_catalog() {
       fs::path file = dir / "configs.json";
       std::error_code error;
       if (!fs::is_regular_file(file, error)) continue;
-      json document = json::parse(read_small_file(file, kMaxCatalogBytes, "LitGPT's config catalog"), nullptr, false);
+      json document = json::parse(read_input_text(file.string(), kMaxCatalogBytes, "LitGPT config catalog"), nullptr, false);
       if (document.is_object() && document.contains("configs") && document["configs"].is_array()) return document;
       throw InputError(fmt::format("{}: not a LitGPT config catalog", file.string()));
     }
@@ -92,7 +74,7 @@ ModelSource from_checkpoint_directory(const fs::path& given) {
   std::error_code error;
   if (fs::is_regular_file(yaml, error)) {
     const std::string where = yaml.string();
-    json object = parse_yaml_document(read_small_file(yaml, kMaxConfigBytes, "model config"), where);
+    json object = parse_yaml_document(read_input_text(yaml.string(), kMaxConfigBytes, "model config"), where);
     if (!object.is_object()) throw InputError(fmt::format("{}: a model config must be a mapping", where));
     source.config = gpt_config_from_json(object, where, dir.filename().string(), ConfigDialect::LitGPT);
   } else if (auto entry = find_litgpt_config(dir.filename().string())) {
@@ -138,7 +120,7 @@ ModelSource resolve_model(const std::string& name_or_path) {
   ModelSource source;
   if (looks_like_path(name_or_path) || fs::is_regular_file(name_or_path, error)) {
     if (ends_with(name_or_path, ".yaml") || ends_with(name_or_path, ".yml")) {
-      json object = parse_yaml_document(read_small_file(name_or_path, kMaxConfigBytes, "model config"), name_or_path);
+      json object = parse_yaml_document(read_input_text(name_or_path, kMaxConfigBytes, "model config"), name_or_path);
       source.config = gpt_config_from_json(object, name_or_path, fs::path(name_or_path).stem().string(),
                                            ConfigDialect::LitGPT);
       return source;

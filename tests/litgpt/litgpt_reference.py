@@ -953,6 +953,23 @@ def _case_config(case_dir: Path):
     return meta, base_cfg, lora_cfg, tokens_shape
 
 
+def _strict_logits(model, state_dict, tokens, what, label, checks, report):
+    """Loads `state_dict` into `model` strictly; its logits go to checks[what], a load error
+    (printed after `label`) to report[what]."""
+    import torch
+
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as e:
+        message = " ".join(str(e).split())
+        report[what] = {"ok": False, "load_error": message}
+        print(f"{label}: {message}", file=sys.stderr)
+        return
+    model.eval()
+    with torch.no_grad():
+        checks[what] = model(tokens)
+
+
 def check_save(case_dir: Path, lora_file, merged_file, expect_file, atol: float) -> dict:
     """One check-save job; returns the report (see the module docstring). InputError on bad input."""
     import torch
@@ -986,28 +1003,12 @@ def check_save(case_dir: Path, lora_file, merged_file, expect_file, atol: float)
             for k in unexpected:
                 print(f"unexpected: {k}", file=sys.stderr)
         else:
-            try:
-                model.load_state_dict({**base, **adapters}, strict=True)
-            except RuntimeError as e:
-                report["lora"] = {"ok": False, "load_error": " ".join(str(e).split())}
-                print(f"load error: {' '.join(str(e).split())}", file=sys.stderr)
-            else:
-                model.eval()
-                with torch.no_grad():
-                    checks["lora"] = model(tokens)
+            _strict_logits(model, {**base, **adapters}, tokens, "lora", "load error", checks, report)
     if merged_file is not None:
         torch.manual_seed(0)
         model = litgpt.model.GPT(base_cfg)
         merged = _load_state_dict_file(Path(merged_file), "--merged")
-        try:
-            model.load_state_dict(merged, strict=True)
-        except RuntimeError as e:
-            report["merged"] = {"ok": False, "load_error": " ".join(str(e).split())}
-            print(f"load error (merged): {' '.join(str(e).split())}", file=sys.stderr)
-        else:
-            model.eval()
-            with torch.no_grad():
-                checks["merged"] = model(tokens)
+        _strict_logits(model, merged, tokens, "merged", "load error (merged)", checks, report)
 
     for what, logits in checks.items():
         diff = max_abs_diff(logits, expect)

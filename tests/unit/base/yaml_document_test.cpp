@@ -2,29 +2,19 @@
 // types as PyYAML writes and reads them, and hostile input as one input error.
 #include <catch2/catch.hpp>
 
-#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
-#include "core/errors.hpp"
 #include "core/yaml_document.hpp"
+#include "support/input_error.hpp"
 
 namespace {
 
 using nlohmann::json;
-using metaguard::InputError;
 using metaguard::parse_yaml_document;
+using metaguard::test::input_error_of;
 using metaguard::yaml_from_json;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const InputError& error) {
-    return error.what();
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -43,13 +33,13 @@ TEST_CASE("yaml: core types as PyYAML writes them, quoted text stays text, hosti
   CHECK(parsed["i"] == json({1, 2}));
   CHECK(parsed["j"]["k"] == "v");
   CHECK(parsed["l"].is_null());
-  CHECK_THAT(error_of([] { parse_yaml_document("a: [\n", "bad.yaml"); }), Catch::Contains("bad.yaml") && Catch::Contains("line"));
+  CHECK_THAT(input_error_of([] { parse_yaml_document("a: [\n", "bad.yaml"); }), Catch::Contains("bad.yaml") && Catch::Contains("line"));
   std::string deep(200, '[');
-  CHECK_THAT(error_of([&] { parse_yaml_document(deep + std::string(200, ']'), "deep.yaml"); }), Catch::Contains("deeper"));
+  CHECK_THAT(input_error_of([&] { parse_yaml_document(deep + std::string(200, ']'), "deep.yaml"); }), Catch::Contains("deeper"));
   // Aliases that double at every level (a "billion laughs") stop at a bound.
   std::string laughs = "a0: &a0 [x, x]\n";
   for (int i = 1; i < 40; ++i) laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + ", *a" + std::to_string(i - 1) + "]\n";
-  CHECK_THAT(error_of([&] { parse_yaml_document(laughs, "laughs.yaml"); }), Catch::Contains("more than"));
+  CHECK_THAT(input_error_of([&] { parse_yaml_document(laughs, "laughs.yaml"); }), Catch::Contains("more than"));
   // Written back: the same values, text that looks like a number kept text.
   json value = {{"name", "1e5"}, {"n", 3}, {"x", 0.1}, {"f", 2.0}, {"on", true}, {"none", nullptr}, {"list", {1, 0, 1}}};
   CHECK(parse_yaml_document(yaml_from_json(value), "again") == value);

@@ -16,6 +16,7 @@
 #include "model/gpt.hpp"
 #include "model/model_catalog.hpp"
 #include "model/parameter_count.hpp"
+#include "support/input_error.hpp"
 #include "support/scratch_dir.hpp"
 
 namespace {
@@ -27,15 +28,6 @@ namespace test = metaguard::test;
 struct ScopedSourceDir {
   ScopedSourceDir() { ::setenv("METAGUARD_SOURCE_DIR", METAGUARD_SOURCE_DIR, 1); }
 };
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const InputError& error) {
-    return error.what();
-  }
-  return "";
-}
 
 // Parameters of a live model, tied ones once.
 int64_t live_parameters(GPTImpl& model, bool adapters) {
@@ -110,7 +102,7 @@ TEST_CASE("litgpt catalog: --model takes LitGPT's names, Hugging Face names and 
   CHECK(resolve_model_config("OLMo-1B-hf").norm_affine == false);  // "OLMo" + LayerNorm: no weight, no bias
   // metaguard's own models come first.
   CHECK(resolve_model_config("micro").name == "micro");
-  CHECK_THAT(error_of([] { resolve_model_config("Llama-9-1B"); }),
+  CHECK_THAT(test::input_error_of([] { resolve_model_config("Llama-9-1B"); }),
              Catch::Contains("unknown model 'Llama-9-1B'") && Catch::Contains("LitGPT's config names"));
 }
 
@@ -120,7 +112,7 @@ TEST_CASE("litgpt config: LitGPT's features metaguard cannot build are refused b
   auto refused = [&](const std::string& field, const json& value) {
     json object = base;
     object[field] = value;
-    return error_of([&] { gpt_config_from_json(object, "cfg", "x", ConfigDialect::LitGPT); });
+    return test::input_error_of([&] { gpt_config_from_json(object, "cfg", "x", ConfigDialect::LitGPT); });
   };
   CHECK_THAT(refused("latent_attention", json{{"q_lora_rank", 8}}), Catch::Contains("latent attention") &&
                                                                         Catch::Contains("'latent_attention'"));
@@ -137,7 +129,7 @@ TEST_CASE("litgpt config: LitGPT's features metaguard cannot build are refused b
   json experts = base;
   experts.update({{"mlp_class_name", "LLaMAMoE"}, {"intermediate_size", 64}, {"n_expert", 1024},
                   {"n_expert_per_token", 2}, {"n_layer", 1024}});
-  CHECK_THAT(error_of([&] { gpt_config_from_json(experts, "cfg", "x", ConfigDialect::LitGPT); }),
+  CHECK_THAT(test::input_error_of([&] { gpt_config_from_json(experts, "cfg", "x", ConfigDialect::LitGPT); }),
              Catch::Contains("'n_expert'") && Catch::Contains("more than the supported"));
   // LitGPT's "off" values pass.
   CHECK(refused("latent_attention", nullptr).empty());
@@ -147,7 +139,7 @@ TEST_CASE("litgpt config: LitGPT's features metaguard cannot build are refused b
   json window = base;
   window["sliding_window_size"] = 4;
   window["sliding_window_indices"] = {1};  // one entry for two layers
-  CHECK_THAT(error_of([&] { gpt_config_from_json(window, "cfg", "x", ConfigDialect::LitGPT); }),
+  CHECK_THAT(test::input_error_of([&] { gpt_config_from_json(window, "cfg", "x", ConfigDialect::LitGPT); }),
              Catch::Contains("'sliding_window_indices'") && Catch::Contains("1 entries for 2 layers"));
   window["sliding_window_indices"] = {1, 0, 1};  // longer: cut to n_layer, as LitGPT does
   CHECK(gpt_config_from_json(window, "cfg", "x", ConfigDialect::LitGPT).sliding_window_indices ==
@@ -161,11 +153,11 @@ TEST_CASE("litgpt config: LitGPT's features metaguard cannot build are refused b
   json shared = base;
   shared["shared_attention_norm"] = true;
   shared["parallel_residual"] = false;
-  CHECK_THAT(error_of([&] { gpt_config_from_json(shared, "cfg", "x", ConfigDialect::LitGPT); }),
+  CHECK_THAT(test::input_error_of([&] { gpt_config_from_json(shared, "cfg", "x", ConfigDialect::LitGPT); }),
              Catch::Contains("'shared_attention_norm'"));
   // Metaguard's own files still state their sizes; LitGPT's take LitGPT's defaults.
   json bare = {{"name", "y"}};
-  CHECK_THAT(error_of([&] { gpt_config_from_json(bare, "cfg", "y"); }), Catch::Contains("'n_layer'") && Catch::Contains("required"));
+  CHECK_THAT(test::input_error_of([&] { gpt_config_from_json(bare, "cfg", "y"); }), Catch::Contains("'n_layer'") && Catch::Contains("required"));
   GPTConfig defaults = gpt_config_from_json(bare, "cfg", "y", ConfigDialect::LitGPT);
   CHECK(defaults.n_layer == 16);
   CHECK(defaults.n_embd == 4096);
@@ -210,11 +202,11 @@ vocab_size: 100
   CHECK(resolve_model(dir.path() + "/").checkpoint == dir.file("lit_model.pth"));  // a trailing slash
 
   dir.write("model_config.yaml", "n_layer: [1, 2\n");
-  CHECK_THAT(error_of([&] { resolve_model(dir.path()); }), Catch::Contains("model_config.yaml") && Catch::Contains("YAML"));
+  CHECK_THAT(test::input_error_of([&] { resolve_model(dir.path()); }), Catch::Contains("model_config.yaml") && Catch::Contains("YAML"));
   dir.write("model_config.yaml", "n_layer: '2'\n");
-  CHECK_THAT(error_of([&] { resolve_model(dir.path()); }), Catch::Contains("'n_layer'") && Catch::Contains("integer"));
+  CHECK_THAT(test::input_error_of([&] { resolve_model(dir.path()); }), Catch::Contains("'n_layer'") && Catch::Contains("integer"));
   dir.write("model_config.yaml", "frobnicate: 1\n");
-  CHECK_THAT(error_of([&] { resolve_model(dir.path()); }), Catch::Contains("unknown field 'frobnicate'"));
+  CHECK_THAT(test::input_error_of([&] { resolve_model(dir.path()); }), Catch::Contains("unknown field 'frobnicate'"));
 }
 
 TEST_CASE("qkv layout: the grouped and interleaved row orders, by hand, and the key names", "[load][litgpt]") {
@@ -230,7 +222,7 @@ TEST_CASE("qkv layout: the grouped and interleaved row orders, by hand, and the 
     torch::Tensor weight = torch::randn({(g.n_head + 2 * g.n_query_groups) * g.head_size, 5});
     CHECK(torch::equal(interleaved_from_grouped(grouped_from_interleaved(weight, g), g), weight));
   }
-  CHECK_THAT(error_of([&] { grouped_from_interleaved(torch::zeros({7}), geometry); }), Catch::Contains("7 rows"));
+  CHECK_THAT(test::input_error_of([&] { grouped_from_interleaved(torch::zeros({7}), geometry); }), Catch::Contains("7 rows"));
 
   CHECK(grouped_key("transformer.h.3.attn.attn.linear.weight") == "transformer.h.3.attn.qkv.linear.weight");
   CHECK(grouped_key("transformer.h.3.attn.attn.lora_B") == "transformer.h.3.attn.qkv.lora_B");
@@ -257,10 +249,10 @@ TEST_CASE("lora spec: LitGPT's names switch targets from the default set", "[mod
   CHECK_FALSE(lora->mlp);
   CHECK(spec("lora_r=4,lora_query=false,lora_value=false,lora_mlp=true")->to_spec() ==
         "r=4,alpha=16,dropout=0,targets=mlp");
-  CHECK_THAT(error_of([&] { spec("lora_r=4,lora_key=maybe"); }), Catch::Contains("lora_key") && Catch::Contains("true or false"));
-  CHECK_THAT(error_of([&] { spec("targets=query,lora_key=true"); }), Catch::Contains("exclude each other"));
-  CHECK_THAT(error_of([&] { spec("r=4,lora_r=8"); }), Catch::Contains("given twice"));
-  CHECK_THAT(error_of([&] { spec("lora_query=false,lora_value=false"); }), Catch::Contains("at least one"));
+  CHECK_THAT(test::input_error_of([&] { spec("lora_r=4,lora_key=maybe"); }), Catch::Contains("lora_key") && Catch::Contains("true or false"));
+  CHECK_THAT(test::input_error_of([&] { spec("targets=query,lora_key=true"); }), Catch::Contains("exclude each other"));
+  CHECK_THAT(test::input_error_of([&] { spec("r=4,lora_r=8"); }), Catch::Contains("given twice"));
+  CHECK_THAT(test::input_error_of([&] { spec("lora_query=false,lora_value=false"); }), Catch::Contains("at least one"));
 }
 
 TEST_CASE("long contexts: the causal mask is cached up to 4096 tokens and built for longer sequences",
