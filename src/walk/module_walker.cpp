@@ -5,9 +5,8 @@
 
 #include <torch/torch.h>
 
-#include "core/hashing.hpp"
-#include "walk/dtype_names.hpp"
 #include "walk/module_registries.hpp"
+#include "walk/tensor_facts.hpp"
 
 namespace metaguard {
 namespace {
@@ -44,23 +43,7 @@ void run_split(int workers, const Work& work) {
   }
 }
 
-// Device::str() formats through a stream; the common devices have fixed names.
-std::string device_name(const torch::Device& device) {
-  if (device.is_cpu()) return "cpu";
-  if (device.is_meta()) return "meta";
-  return device.str();
-}
-
 }  // namespace
-
-uint64_t content_hash(const torch::Tensor& tensor) {
-  torch::Tensor values = tensor.detach();
-  if (!values.device().is_cpu()) values = values.to(torch::kCPU);
-  values = values.contiguous();
-  uint64_t seed = fnv1a64(dtype_name(values.scalar_type()));
-  for (int64_t size : values.sizes()) seed = mix64(seed ^ static_cast<uint64_t>(size));
-  return hash_bytes(values.data_ptr(), values.numel() * values.element_size(), seed);
-}
 
 ModuleWalker::ModuleWalker(torch::nn::Module& root, const TensorStateTracker* tracker)
     : root_(root), tracker_(tracker) {
@@ -177,18 +160,8 @@ void ModuleWalker::describe(const LiveTensor& live, const SnapshotOptions& optio
   const torch::Tensor& t = live.tensor;
   r.name = live.name;
   r.kind = live.kind;
-  r.dtype = dtype_name(t.scalar_type());
-  r.shape = t.sizes().vec();
-  r.numel = t.numel();
-  r.nbytes = r.numel * static_cast<int64_t>(t.element_size());
-  r.storage_offset = t.storage_offset();
-  r.contiguous = t.is_contiguous();
-  r.requires_grad = t.requires_grad();
-  r.tensor_key = reinterpret_cast<uint64_t>(t.unsafeGetTensorImpl());
-  r.storage_key = t.has_storage() ? reinterpret_cast<uint64_t>(t.storage().unsafeGetStorageImpl()) : 0;
-  r.version = static_cast<uint32_t>(t.is_inference() ? 0 : t._version());
+  describe_tensor(t, r);
   r.derived = live.derived();
-  r.device = device_name(t.device());
 
   std::optional<TensorStateTracker::State> state = tracker_ ? tracker_->state_of(t) : std::nullopt;
   if (tracker_ && tracker_->dry_run()) {

@@ -9,6 +9,7 @@
 
 #include "core/inventory.hpp"
 #include "walk/tensor_declarations.hpp"
+#include "walk/tensor_facts.hpp"
 #include "walk/tensor_state_tracker.hpp"
 
 namespace metaguard {
@@ -87,8 +88,5 @@ class ModuleWalker {
   std::vector<std::optional<std::string>> last_storage_ids_;
 };
 
-// The content hash used for cross-rank comparison: of the logical values in row-major
-// order, so equal tensors hash equal whatever their strides.
-uint64_t content_hash(const torch::Tensor& tensor);
 
 }  // namespace metaguard

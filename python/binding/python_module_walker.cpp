@@ -1,0 +1,203 @@
+#include "python_module_walker.hpp"
+
+#include <unordered_set>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/python_variable.h>
+
+#include "walk/tensor_facts.hpp"
+
+namespace metaguard::python {
+namespace {
+
+// Containers nested deeper than this are not searched: tensors kept that deep are not
+// module state, and the bound keeps a self-referencing structure from costing much.
+constexpr int kMaxContainerDepth = 4;
+
+std::string join_name(const std::string& prefix, const std::string& local) {
+  return prefix.empty() ? local : prefix + "." + local;
+}
+
+// A borrowed entry of a module's __dict__, or null.
+PyObject* dict_entry(PyObject* dict, const char* key) { return dict ? PyDict_GetItemString(dict, key) : nullptr; }
+
+bool recipe_matches(const at::Tensor& tensor, py::handle recipe, py::handle owner) {
+  py::object value = recipe(owner);
+  if (!THPVariable_Check(value.ptr())) {
+    throw py::type_error("metaguard: a declared recipe returned " + std::string(py::str(py::type::of(value))) +
+                         ", not a tensor");
+  }
+  at::NoGradGuard no_grad;
+  const at::Tensor& expected = THPVariable_Unpack(value.ptr());
+  if (expected.sizes() != tensor.sizes()) return false;
+  return at::equal(expected.to(tensor.device(), tensor.scalar_type()), tensor);
+}
+
+class Walker {
+ public:
+  Walker(const WalkOptions& options, PythonWalk& out) : options_(options), out_(out) {
+    use_recipes_ = !options.recipes.is_none() && py::len(options.recipes) > 0;
+  }
+
+  void visit_module(py::handle module, const std::string& prefix) {
+    if (!seen_modules_.insert(module.ptr()).second) return;
+    py::object dict_object = py::reinterpret_steal<py::object>(PyObject_GenericGetDict(module.ptr(), nullptr));
+    PyObject* dict = dict_object && PyDict_Check(dict_object.ptr()) ? dict_object.ptr() : nullptr;
+    if (!dict) {
+      PyErr_Clear();
+      return;
+    }
+    py::object recipes = recipes_of(module);
+    Owner owner{module, prefix, recipes};
+
+    if (PyObject* parameters = dict_entry(dict, "_parameters"); parameters && PyDict_Check(parameters)) {
+      registry(parameters, owner, [](PyObject*) { return TensorKind::Parameter; });
+    }
+    if (PyObject* buffers = dict_entry(dict, "_buffers"); buffers && PyDict_Check(buffers)) {
+      PyObject* nonpersistent = dict_entry(dict, "_non_persistent_buffers_set");
+      registry(buffers, owner, [nonpersistent](PyObject* key) {
+        bool derived_only = nonpersistent && PySet_Check(nonpersistent) && PySet_Contains(nonpersistent, key) == 1;
+        return derived_only ? TensorKind::NonpersistentBuffer : TensorKind::Buffer;
+      });
+    }
+    attributes(dict, owner);
+    if (PyObject* children = dict_entry(dict, "_modules"); children && PyDict_Check(children)) {
+      PyObject* key = nullptr;
+      PyObject* child = nullptr;
+      Py_ssize_t position = 0;
+      while (PyDict_Next(children, &position, &key, &child)) {
+        if (child == Py_None || !PyUnicode_Check(key)) continue;
+        visit_module(child, join_name(prefix, PyUnicode_AsUTF8(key)));
+      }
+    }
+  }
+
+  // Recomputes the declared recipes of tensors that hold data and compares.
+  void compare_derived() {
+    auto& records = out_.inventory.mutable_tensors();
+    for (const auto& item : recomputations_) {
+      const at::Tensor& tensor = THPVariable_Unpack(out_.places[item.index].tensor.ptr());
+      records[item.index].derived_current = recipe_matches(tensor, item.recipe, item.owner);
+    }
+  }
+
+ private:
+  struct Owner {
+    py::handle module;
+    const std::string& prefix;
+    const py::object& recipes;  // None, or {local name: fn}
+  };
+
+  py::object recipes_of(py::handle module) {
+    if (!use_recipes_) return py::none();
+    PyObject* found = PyObject_GetItem(options_.recipes.ptr(), module.ptr());
+    if (!found) {
+      PyErr_Clear();
+      return py::none();
+    }
+    return py::reinterpret_steal<py::object>(found);
+  }
+
+  template <typename KindOf>
+  void registry(PyObject* entries, const Owner& owner, const KindOf& kind_of) {
+    PyObject* key = nullptr;
+    PyObject* value = nullptr;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(entries, &position, &key, &value)) {
+      if (value == Py_None || !PyUnicode_Check(key) || !THPVariable_Check(value)) continue;
+      add(value, owner, PyUnicode_AsUTF8(key), kind_of(key));
+    }
+  }
+
+  void attributes(PyObject* dict, const Owner& owner) {
+    PyObject* key = nullptr;
+    PyObject* value = nullptr;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(dict, &position, &key, &value)) {
+      if (!PyUnicode_Check(key)) continue;
+      if (PySet_Contains(options_.module_internals.ptr(), key) == 1) continue;
+      attribute_value(value, owner, PyUnicode_AsUTF8(key), 0);
+    }
+  }
+
+  void attribute_value(PyObject* value, const Owner& owner, const std::string& local, int depth) {
+    if (THPVariable_Check(value)) {
+      add(value, owner, local, TensorKind::NonpersistentBuffer);
+      return;
+    }
+    const bool sequence = PyList_Check(value) || PyTuple_Check(value);
+    const bool mapping = PyDict_Check(value);
+    if ((!sequence && !mapping) || depth >= kMaxContainerDepth) return;
+    if (!seen_containers_.insert(value).second) return;
+    if (sequence) {
+      py::object items = py::reinterpret_steal<py::object>(PySequence_Fast(value, "a list or tuple"));
+      Py_ssize_t size = PySequence_Fast_GET_SIZE(items.ptr());
+      for (Py_ssize_t i = 0; i < size; ++i) {
+        attribute_value(PySequence_Fast_GET_ITEM(items.ptr(), i), owner, local + "[" + std::to_string(i) + "]",
+                        depth + 1);
+      }
+      return;
+    }
+    PyObject* key = nullptr;
+    PyObject* item = nullptr;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(value, &position, &key, &item)) {
+      std::string key_text = py::str(key);
+      attribute_value(item, owner, local + "[" + key_text + "]", depth + 1);
+    }
+  }
+
+  void add(PyObject* object, const Owner& owner, std::string local, TensorKind kind) {
+    const at::Tensor& tensor = THPVariable_Unpack(object);
+    TensorRecord& record = out_.inventory.mutable_tensors().emplace_back();
+    record.name = join_name(owner.prefix, local);
+    record.kind = kind;
+    describe_tensor(tensor, record);
+    if (options_.hash_contents && !record.is_meta() && record.storage_key != 0) {
+      try {
+        record.content_hash = content_hash(tensor);
+      } catch (const c10::Error&) {
+        // A wrapper subclass without bytes of its own: compared by state and shape only.
+      }
+    }
+    if (!owner.recipes.is_none()) {
+      py::dict recipes = py::reinterpret_borrow<py::dict>(owner.recipes);
+      if (recipes.contains(local)) {
+        record.derived = true;
+        // Compared after the walk: a recipe may register buffers, which must not happen
+        // while a registry is being iterated.
+        if (!record.is_meta()) {
+          recomputations_.push_back({out_.inventory.size() - 1, recipes[py::str(local)], owner.module});
+        }
+      }
+    }
+    out_.places.push_back({py::reinterpret_borrow<py::object>(object), py::reinterpret_borrow<py::object>(owner.module),
+                           owner.prefix, std::move(local)});
+  }
+
+  struct Recomputation {
+    size_t index;
+    py::object recipe;
+    py::handle owner;
+  };
+
+  const WalkOptions& options_;
+  PythonWalk& out_;
+  std::vector<Recomputation> recomputations_;
+  bool use_recipes_ = false;
+  std::unordered_set<PyObject*> seen_modules_;
+  std::unordered_set<PyObject*> seen_containers_;
+};
+
+}  // namespace
+
+PythonWalk walk_module(py::handle root, const WalkOptions& options) {
+  PythonWalk walk;
+  walk.root_type = py::str(py::type::of(root).attr("__name__"));
+  Walker walker(options, walk);
+  walker.visit_module(root, "");
+  walker.compare_derived();
+  return walk;
+}
+
+}  // namespace metaguard::python
