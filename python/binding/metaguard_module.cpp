@@ -149,7 +149,7 @@ PYBIND11_MODULE(_metaguard, m) {
         return clauses;
       });
 
-  m.def("walk", [](py::handle module, bool hash_contents, py::object recipes, py::object internals) {
+  m.def("walk", [](py::handle module, bool hash_contents, py::object recipes, py::tuple internals) {
     WalkOptions options;
     options.hash_contents = hash_contents;
     options.recipes = std::move(recipes);

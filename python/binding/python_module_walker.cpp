@@ -18,8 +18,34 @@ std::string join_name(const std::string& prefix, const std::string& local) {
   return prefix.empty() ? local : prefix + "." + local;
 }
 
+// The registry names of nn.Module's __dict__, made once: a lookup by a ready string object
+// skips building and hashing a new one per module.
+struct RegistryKeys {
+  py::str parameters{"_parameters"};
+  py::str buffers{"_buffers"};
+  py::str nonpersistent{"_non_persistent_buffers_set"};
+  py::str modules{"_modules"};
+};
+
+const RegistryKeys& registry_keys() {
+  static const RegistryKeys* keys = new RegistryKeys();  // never destroyed: outlives the interpreter's strings
+  return *keys;
+}
+
 // A borrowed entry of a module's __dict__, or null.
-PyObject* dict_entry(PyObject* dict, const char* key) { return dict ? PyDict_GetItemString(dict, key) : nullptr; }
+PyObject* dict_entry(PyObject* dict, const py::str& key) { return PyDict_GetItem(dict, key.ptr()); }
+
+// Whether `value` is a tensor (a Parameter, a subclass): by its type's bases, without the
+// isinstance protocol that THPVariable_Check goes through for every other object.
+bool is_tensor(PyObject* value) {
+  return THPVariableClass && PyType_IsSubtype(Py_TYPE(value), reinterpret_cast<PyTypeObject*>(THPVariableClass));
+}
+
+// Most attributes are flags, sizes and names, which hold no tensor.
+bool plainly_not_a_tensor(PyObject* value) {
+  return value == Py_None || PyBool_Check(value) || PyLong_Check(value) || PyFloat_Check(value) ||
+         PyUnicode_Check(value) || PyFunction_Check(value) || PyMethod_Check(value);
+}
 
 bool recipe_matches(const at::Tensor& tensor, py::handle recipe, py::handle owner) {
   py::object value = recipe(owner);
@@ -35,8 +61,10 @@ bool recipe_matches(const at::Tensor& tensor, py::handle recipe, py::handle owne
 
 class Walker {
  public:
-  Walker(const WalkOptions& options, PythonWalk& out) : options_(options), out_(out) {
+  Walker(const WalkOptions& options, PythonWalk& out)
+      : options_(options), out_(out), internal_set_(py::reinterpret_steal<py::object>(PyFrozenSet_New(options.module_internals.ptr()))) {
     use_recipes_ = !options.recipes.is_none() && py::len(options.recipes) > 0;
+    for (py::handle name : options.module_internals) internal_order_.push_back(name.ptr());
   }
 
   void visit_module(py::handle module, const std::string& prefix) {
@@ -49,19 +77,20 @@ class Walker {
     }
     py::object recipes = recipes_of(module);
     Owner owner{module, prefix, recipes};
+    const RegistryKeys& keys = registry_keys();
 
-    if (PyObject* parameters = dict_entry(dict, "_parameters"); parameters && PyDict_Check(parameters)) {
+    if (PyObject* parameters = dict_entry(dict, keys.parameters); parameters && PyDict_Check(parameters)) {
       registry(parameters, owner, [](PyObject*) { return TensorKind::Parameter; });
     }
-    if (PyObject* buffers = dict_entry(dict, "_buffers"); buffers && PyDict_Check(buffers)) {
-      PyObject* nonpersistent = dict_entry(dict, "_non_persistent_buffers_set");
+    if (PyObject* buffers = dict_entry(dict, keys.buffers); buffers && PyDict_Check(buffers)) {
+      PyObject* nonpersistent = dict_entry(dict, keys.nonpersistent);
       registry(buffers, owner, [nonpersistent](PyObject* key) {
         bool derived_only = nonpersistent && PySet_Check(nonpersistent) && PySet_Contains(nonpersistent, key) == 1;
         return derived_only ? TensorKind::NonpersistentBuffer : TensorKind::Buffer;
       });
     }
     attributes(dict, owner);
-    if (PyObject* children = dict_entry(dict, "_modules"); children && PyDict_Check(children)) {
+    if (PyObject* children = dict_entry(dict, keys.modules); children && PyDict_Check(children)) {
       PyObject* key = nullptr;
       PyObject* child = nullptr;
       Py_ssize_t position = 0;
@@ -104,7 +133,7 @@ class Walker {
     PyObject* value = nullptr;
     Py_ssize_t position = 0;
     while (PyDict_Next(entries, &position, &key, &value)) {
-      if (value == Py_None || !PyUnicode_Check(key) || !THPVariable_Check(value)) continue;
+      if (value == Py_None || !PyUnicode_Check(key) || !is_tensor(value)) continue;
       add(value, owner, PyUnicode_AsUTF8(key), kind_of(key));
     }
   }
@@ -113,15 +142,23 @@ class Walker {
     PyObject* key = nullptr;
     PyObject* value = nullptr;
     Py_ssize_t position = 0;
+    size_t next_internal = 0;
     while (PyDict_Next(dict, &position, &key, &value)) {
-      if (!PyUnicode_Check(key)) continue;
-      if (PySet_Contains(options_.module_internals.ptr(), key) == 1) continue;
+      // nn.Module.__init__ sets its own names first, in one order, as the same interned
+      // strings: the walk steps over them by identity and asks the set only for the rest.
+      if (next_internal < internal_order_.size() && key == internal_order_[next_internal]) {
+        ++next_internal;
+        continue;
+      }
+      if (!PyUnicode_Check(key) || plainly_not_a_tensor(value)) continue;
+      if (PySet_Contains(internal_set_.ptr(), key) == 1) continue;
       attribute_value(value, owner, PyUnicode_AsUTF8(key), 0);
     }
   }
 
   void attribute_value(PyObject* value, const Owner& owner, const std::string& local, int depth) {
-    if (THPVariable_Check(value)) {
+    if (plainly_not_a_tensor(value)) return;
+    if (is_tensor(value)) {
       add(value, owner, local, TensorKind::NonpersistentBuffer);
       return;
     }
@@ -183,6 +220,8 @@ class Walker {
 
   const WalkOptions& options_;
   PythonWalk& out_;
+  py::object internal_set_;
+  std::vector<PyObject*> internal_order_;
   std::vector<Recomputation> recomputations_;
   bool use_recipes_ = false;
   std::unordered_set<PyObject*> seen_modules_;

@@ -22,8 +22,9 @@ struct WalkOptions {
   bool hash_contents = false;  // O(bytes): only for the cross-rank comparison
   // module -> {local name: fn(module) -> tensor} (a WeakKeyDictionary), or None.
   py::object recipes = py::none();
-  // nn.Module's own __dict__ entries (hooks, registries, flags): never user tensors.
-  py::object module_internals = py::none();
+  // nn.Module's own __dict__ names (hooks, registries, flags), in the order a fresh
+  // module has them: never user tensors.
+  py::tuple module_internals;
 };
 
 // One walk of a live Python module tree. `inventory` and `places` are parallel.

@@ -6,8 +6,9 @@ import torch
 
 from . import _metaguard
 
-# nn.Module's own __dict__ entries (registries, hooks, flags): never a user's tensor.
-MODULE_INTERNALS = frozenset(torch.nn.Module().__dict__)
+# nn.Module's own __dict__ entries (registries, hooks, flags), in a fresh module's order:
+# never a user's tensor.
+MODULE_INTERNALS = tuple(torch.nn.Module().__dict__)
 
 # root module -> _metaguard.Session (its ledger across phases)
 _sessions = weakref.WeakKeyDictionary()
