@@ -30,8 +30,6 @@ class GuardSession {
   // Repair tells the ledger what it wrote; the next check records it.
   void note(const std::string& tensor, const std::string& event, const std::string& detail);
 
-  const Ledger& ledger() const { return ledger_; }
-
  private:
   Ledger ledger_;
 };

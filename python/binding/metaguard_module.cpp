@@ -139,15 +139,7 @@ PYBIND11_MODULE(_metaguard, m) {
         }
         return session.check(std::move(walk), request);
       }, py::arg("walk"), py::arg("phase"), py::arg("rank"), py::arg("allow"), py::arg("digests"))
-      .def("note", &GuardSession::note, py::arg("tensor"), py::arg("event"), py::arg("detail") = "")
-      .def("history", [](const GuardSession& session, const std::string& tensor) {
-        std::vector<std::string> clauses;
-        for (const auto& event : session.ledger().history(tensor)) {
-          clauses.push_back(event.event + " at " + event.phase + (event.device.empty() ? "" : " on " + event.device) +
-                            (event.detail.empty() ? "" : " (" + event.detail + ")"));
-        }
-        return clauses;
-      });
+      .def("note", &GuardSession::note, py::arg("tensor"), py::arg("event"), py::arg("detail") = "");
 
   m.def("walk", [](py::handle module, bool hash_contents, py::object recipes, py::tuple internals) {
     WalkOptions options;
@@ -166,5 +158,4 @@ PYBIND11_MODULE(_metaguard, m) {
         py::arg("source"));
   m.def("tensor_seed", [](uint64_t seed, const std::string& name) { return tensor_seed(seed, name); });
   m.def("merge_after_repair", &merge_after_repair);
-  m.def("report_formats", &report_formats);
 }

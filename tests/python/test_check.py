@@ -100,6 +100,7 @@ def test_every_format_renders_and_json_is_the_report_schema():
     data = json.loads(report.to_json())
     assert data["schema"] == "metaguard.report/1" and data["command"] == "check"
     assert {f["rank"] for f in data["findings"]} == {3}
+    assert [f.to_dict() for f in report.findings] == data["findings"]
     with pytest.raises(ValueError, match="pdf"):
         report.render("pdf")
 
