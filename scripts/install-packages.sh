@@ -7,8 +7,9 @@ packages=(build-essential cmake ninja-build pkg-config ccache libtorch-dev libgl
           libboost-program-options-dev nlohmann-json3-dev libzip-dev libyaml-cpp-dev libopenblas0-pthread
           catch2 librapidcheck-dev python3-venv)
 if [[ "${1:-}" == "--tests" ]]; then
-  # python3-torch writes and reads real PyTorch files; chromium renders the HTML report.
-  packages+=(python3-torch chromium libxml2-utils)
+  # python3-torch writes and reads real PyTorch files; chromium renders the HTML report;
+  # clang and its runtime build the libFuzzer targets (scripts/fuzz.sh).
+  packages+=(python3-torch chromium libxml2-utils clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -68,7 +68,7 @@ Report read_report_file(const std::string& file) {
   nlohmann::json document;
   try {
     document = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number out of range (1e999)
     throw InputError(fmt::format("'{}' is not valid JSON: {}", file, e.what()));
   }
   try {

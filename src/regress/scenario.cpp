@@ -72,7 +72,7 @@ Scenario load_scenario(const std::string& path) {
   json document;
   try {
     document = json::parse(read_file(path));
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // a syntax error, or a number out of range (1e999)
     throw InputError(fmt::format("scenario '{}': not valid JSON: {}", path, error.what()));
   }
   if (!document.is_object()) bad(path, "(top level)", "must be an object");

@@ -97,6 +97,11 @@ TEST_CASE("explain run reader: errors name the file and what is wrong", "[explai
 
   std::string broken = dir.write("broken.json", "{\"schema\": \"metaguard.report/1\", ");
   CHECK_THAT(error_of(broken), Catch::Contains(broken) && Catch::Contains("not valid JSON"));
+  // fixtures/fuzz/fuzz_report/number-overflow.json, the fuzzer's first find: a number out
+  // of range is an input error like any other malformed JSON, not an internal one.
+  std::string overflow = dir.write("overflow.json", R"({"summary": {"tensors": 1e999}})");
+  CHECK_THAT(error_of(overflow), Catch::Contains(overflow) && Catch::Contains("not valid JSON") &&
+                                     Catch::Contains("number overflow"));
 
   std::string wrong_field = dir.write(
       "wrong.json",
