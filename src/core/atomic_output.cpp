@@ -1,6 +1,8 @@
 #include "core/atomic_output.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +29,53 @@ std::string directory_of(const std::string& path) {
   throw InputError(fmt::format("cannot write '{}': {}: {}", path, what, std::strerror(error)));
 }
 
+// Whether process `pid` still runs (on this machine).
+bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
+// The writer's pid in a temporary name "<file>.tmp.<pid>.<n>" (its part after the prefix),
+// or -1 when it does not start with two numbers. A further ".<suffix>" is a temporary file
+// of that temporary file: libzip writes an archive beside its name first.
+long writer_of(const std::string& rest) {
+  const auto dot = rest.find('.');
+  if (dot == 0 || dot == std::string::npos || dot > 9) return -1;
+  auto end = rest.find('.', dot + 1);
+  if (end == std::string::npos) end = rest.size();
+  if (end == dot + 1) return -1;
+  for (size_t i = 0; i < end; ++i) {
+    if (i != dot && (rest[i] < '0' || rest[i] > '9')) return -1;
+  }
+  return std::stol(rest.substr(0, dot));
+}
+
+// Temporary files of `path` left by writers killed before their rename (SIGKILL, power
+// loss): "<path>.tmp.<pid>.<n>" whose process is gone. Removed after each successful commit,
+// so an interrupted save leaves nothing behind once the next one succeeds.
+void remove_abandoned_temp_files(const std::string& path) {
+  const std::string prefix = path.substr(path.find_last_of('/') + 1) + ".tmp.";
+  DIR* dir = ::opendir(directory_of(path).c_str());
+  if (!dir) return;
+  const long self = static_cast<long>(::getpid());
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    long writer = writer_of(name.substr(prefix.size()));
+    if (writer > 0 && writer != self && !process_alive(writer)) ::unlinkat(::dirfd(dir), name.c_str(), 0);
+  }
+  ::closedir(dir);
+}
+
+// The switch: rename the flushed temporary file over `path`, make the rename durable (fsync
+// the directory; best effort), then clear what killed writers of `path` left behind.
+void rename_durably(const std::string& temp, const std::string& path) {
+  if (::rename(temp.c_str(), path.c_str()) != 0) fail_write(path, "rename", errno);
+  int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  remove_abandoned_temp_files(path);
+}
+
 }  // namespace
 
 std::string temp_path_beside(const std::string& path) {
@@ -49,12 +98,7 @@ void commit_temp_file(const std::string& temp, const std::string& requested) {
     fail_write(path, "flush", error);
   }
   ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) fail_write(path, "rename", errno);
-  int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);  // makes the rename itself durable; best effort
-    ::close(dir);
-  }
+  rename_durably(temp, path);
 }
 
 std::string resolve_output_path(const std::string& path) {
@@ -131,13 +175,8 @@ void AtomicOutputFile::commit() {
     fail_write(path_, "close", errno);
   }
   fd_ = -1;
-  if (::rename(temp_.c_str(), path_.c_str()) != 0) fail_write(path_, "rename", errno);
+  rename_durably(temp_, path_);
   committed_ = true;
-  int dir = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
 }
 
 }  // namespace metaguard

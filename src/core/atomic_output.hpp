@@ -36,7 +36,8 @@ class AtomicOutputFile {
 };
 
 // Makes `path`'s replacement durable: fsync the file at `temp`, rename it to `path`, fsync
-// the directory. Throws InputError naming `path`.
+// the directory; then removes temporary files of `path` whose writer process is gone (a
+// save killed mid-write). Throws InputError naming `path`.
 void commit_temp_file(const std::string& temp, const std::string& path);
 
 // Follows symbolic links at `path` to the file they name (which need not exist yet).

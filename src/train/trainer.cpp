@@ -436,6 +436,9 @@ void Trainer::train() {
     if (!o.out.empty() && ((step + 1) % save_every == 0 || last)) save(step + 1);
     if (!o.out.empty() && last) export_final();
   }
+  // A run resumed at its last step (it was stopped while exporting): export again, so
+  // DIR/final/ is whole whatever moment the first run died.
+  if (!o.out.empty() && start_step_ == o.steps && start_step_ > 0) export_final();
   phase_ = "done";
 }
 

@@ -1,10 +1,12 @@
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
@@ -33,6 +35,28 @@ TEST_CASE("atomic output replaces a regular file and keeps its permissions", "[c
   REQUIRE(::stat(file.c_str(), &info) == 0);
   CHECK((info.st_mode & 0777) == 0600);
   CHECK(std::distance(fs::directory_iterator(scratch.path()), fs::directory_iterator{}) == 1);  // no temp left
+}
+
+TEST_CASE("a commit removes the temporary files of writers that died, and only those", "[core][atomic]") {
+  Scratch scratch;
+  const std::string file = scratch.file("run.json");
+  // A process that has exited: its pid names no running process now.
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  const std::string dead = fmt::format("{}.tmp.{}.0", file, child);
+  const std::string alive = fmt::format("{}.tmp.{}.3", file, ::getppid());  // a writer still running
+  const std::string zip_temp = fmt::format("{}.tmp.{}.1.Xa9zQ2", file, child);  // libzip's, beside ours
+  const std::string unrelated = file + ".tmp.notes";
+  const std::string other_file = scratch.file("lora.pt") + fmt::format(".tmp.{}.0", child);
+  for (const auto& path : {dead, zip_temp, alive, unrelated, other_file}) std::ofstream(path) << "partial";
+  write_file_atomically(file, "{}");
+  CHECK(slurp(file) == "{}");
+  CHECK_FALSE(fs::exists(dead));
+  CHECK_FALSE(fs::exists(zip_temp));
+  CHECK(fs::exists(alive));
+  CHECK(fs::exists(unrelated));
+  CHECK(fs::exists(other_file));  // another file's temporaries wait for that file's commit
 }
 
 TEST_CASE("atomic output through a symbolic link replaces the target, not the link", "[core][atomic]") {
