@@ -54,7 +54,10 @@ def guard(module, phase, on_meta="fail", rank=None, allow=(), compare_ranks=Fals
         warnings.warn(str(report), MetaTensorWarning, stacklevel=2)
         return report
     if on_meta == "repair":
-        repairable = {f.tensor for f in report.errors if f.code in _repair.REPAIRABLE_CODES}
+        # With compare_ranks the report holds every rank's findings; this rank repairs its own.
+        own = rank if rank is not None else _ranks.distributed_rank()
+        repairable = {f.tensor for f in report.errors
+                      if f.code in _repair.REPAIRABLE_CODES and (f.rank is None or f.rank == own)}
         if repairable:
             _repair.repair_tensors(module, repairable, seed=seed, device=device)
         after = check(module, phase, rank=rank, allow=allow, compare_ranks=compare_ranks)

@@ -1,5 +1,6 @@
 """Run by torchrun (test_ranks.py): every rank builds the same model, `diverge` makes rank 1
-initialize one tensor with its own seed, and each rank writes what metaguard found."""
+initialize one tensor with its own seed, `repair-one` leaves a bias on meta on rank 1 only,
+and each rank writes what metaguard found."""
 import json
 import sys
 from pathlib import Path
@@ -18,15 +19,23 @@ def main(out_dir, mode):
     if mode == "diverge" and rank == 1:
         torch.manual_seed(1)
         torch.nn.init.normal_(model[1].weight)
-    report = metaguard.check(model, "broadcast", compare_ranks=True)
+    if mode == "repair-one":
+        # A bias left on meta on rank 1 only (its broadcast never came).
+        if rank == 1:
+            model[1].bias = torch.nn.Parameter(torch.empty(2, device="meta"))
+    phase = "before-forward" if mode == "repair-one" else "broadcast"
+    report = metaguard.check(model, phase, compare_ranks=True)
     raised = None
     try:
-        metaguard.guard(model, "broadcast", compare_ranks=True)
+        on_meta = "repair" if mode == "repair-one" else "fail"
+        metaguard.guard(model, phase, on_meta=on_meta, compare_ranks=True)
     except metaguard.MetaTensorError as error:
         raised = str(error)
+        if error.report is not None:
+            report = error.report
     result = {
         "rank": rank,
-        "findings": [[f.code, f.tensor, f.rank, f.phase] for f in report.findings],
+        "findings": [[f.code, f.tensor, f.rank, f.phase, f.repaired] for f in report.findings],
         "raised": raised,
     }
     Path(out_dir, f"rank{rank}.json").write_text(json.dumps(result))

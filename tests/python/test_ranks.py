@@ -26,5 +26,15 @@ def test_replicas_that_agree_give_no_finding(tmp_path):
 def test_a_replica_initialized_with_its_own_seed_is_reported_by_every_rank(tmp_path):
     results = run_ranks(tmp_path, "diverge")
     for result in results:
-        assert result["findings"] == [["rank-divergence", "1.weight", 1, "broadcast"]], result
+        assert result["findings"] == [["rank-divergence", "1.weight", 1, "broadcast", False]], result
         assert result["raised"] and "rank-divergence" in result["raised"]
+
+
+def test_under_repair_only_the_rank_that_lacks_a_tensor_fills_it_and_the_ranks_still_compare(tmp_path):
+    """Both ranks see rank 1's meta bias (compare_ranks), but only rank 1 fills it (rank 0's
+    bias holds data and is left alone); seeded init is not rank 0's values, so the check
+    after the repair reports the divergence on both ranks, and both stop."""
+    for result in run_ranks(tmp_path, "repair-one"):
+        assert result["raised"] and "rank-divergence" in result["raised"], result
+        assert result["findings"] == [["meta-parameter", "1.bias", 1, "before-forward", True],
+                                      ["rank-divergence", "1.bias", 1, "before-forward", False]], result
