@@ -20,6 +20,10 @@ cmake --build "$build" -j "$(nproc)" -- "${targets[@]}" >/dev/null
 # Seeds, made once per build folder: real files of each kind from the repository.
 seeds="$build/seeds"
 if [[ ! -d "$seeds" ]]; then
+  # Made in a scratch folder and moved into place whole: a failure leaves no half set.
+  final_seeds="$seeds"
+  seeds="$build/seeds.partial"
+  rm -rf "$seeds"
   mkdir -p "$seeds"/{pickle,checkpoint,safetensors_header,report}
   find "$root/fixtures/checkpoints" "$root/fixtures/models" -type f ! -name '*.json' ! -name '*.md' ! -name '*.py' \
     -exec cp -t "$seeds/checkpoint" {} +
@@ -45,6 +49,8 @@ for path in sorted((seeds / "checkpoint").iterdir()):
         if 0 < length <= len(data) - 8:
             (seeds / "safetensors_header" / (path.name + ".json")).write_bytes(data[8:8 + length])
 PY
+  mv "$seeds" "$final_seeds"
+  seeds="$final_seeds"
 fi
 seed_dir() {
   case "$1" in
@@ -84,7 +90,7 @@ for target in "${targets[@]}"; do
   if ! "$binary" "$corpus" "$(seed_dir "$target")" -dict="$(dictionary "$target")" -max_total_time="$seconds" \
       "${limits[@]}" -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" >"$log" 2>&1; then
     echo "$target: FOUND a problem; the input is under $build/artifacts/ (log: $log)"
-    grep -E "ERROR|SUMMARY|terminate|what\(\)" "$log" | head -5
+    grep -E "ERROR|SUMMARY|terminate|what\(\)" "$log" | head -5 || true
     status=1
     continue
   fi

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <torch/csrc/utils/pybind.h>
+#include <torch/version.h>
 
 #include "core/errors.hpp"
 #include "core/hashing.hpp"
@@ -75,6 +76,8 @@ py::list places_of(const PythonWalk& walk) {
 
 PYBIND11_MODULE(_metaguard, m) {
   m.doc() = "metaguard's C++ library for the metaguard Python package";
+  m.attr("TORCH_VERSION") = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                            std::to_string(TORCH_VERSION_PATCH);
   py::register_exception_translator([](std::exception_ptr error) {
     try {
       if (error) std::rethrow_exception(error);

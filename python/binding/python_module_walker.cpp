@@ -1,5 +1,6 @@
 #include "python_module_walker.hpp"
 
+#include <optional>
 #include <unordered_set>
 
 #include <ATen/ATen.h>
@@ -47,7 +48,9 @@ bool plainly_not_a_tensor(PyObject* value) {
          PyUnicode_Check(value) || PyFunction_Check(value) || PyMethod_Check(value);
 }
 
-bool recipe_matches(const at::Tensor& tensor, py::handle recipe, py::handle owner) {
+// Whether `tensor` equals what its recipe gives now; unknown when the recipe cannot tell
+// (it returns a meta tensor, having been written for a model on meta).
+std::optional<bool> recipe_matches(const at::Tensor& tensor, py::handle recipe, py::handle owner) {
   py::object value = recipe(owner);
   if (!THPVariable_Check(value.ptr())) {
     throw py::type_error("metaguard: a declared recipe returned " + std::string(py::str(py::type::of(value))) +
@@ -55,8 +58,19 @@ bool recipe_matches(const at::Tensor& tensor, py::handle recipe, py::handle owne
   }
   at::NoGradGuard no_grad;
   const at::Tensor& expected = THPVariable_Unpack(value.ptr());
+  if (expected.is_meta()) return std::nullopt;
   if (expected.sizes() != tensor.sizes()) return false;
   return at::equal(expected.to(tensor.device(), tensor.scalar_type()), tensor);
+}
+
+// A dict key or attribute name as UTF-8; nullopt for one that has none (a lone surrogate).
+std::optional<std::string> utf8_name(PyObject* name) {
+  const char* text = PyUnicode_AsUTF8(name);
+  if (!text) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  return std::string(text);
 }
 
 class Walker {
@@ -96,7 +110,7 @@ class Walker {
       Py_ssize_t position = 0;
       while (PyDict_Next(children, &position, &key, &child)) {
         if (child == Py_None || !PyUnicode_Check(key)) continue;
-        visit_module(child, join_name(prefix, PyUnicode_AsUTF8(key)));
+        if (auto name = utf8_name(key)) visit_module(child, join_name(prefix, *name));
       }
     }
   }
@@ -134,7 +148,7 @@ class Walker {
     Py_ssize_t position = 0;
     while (PyDict_Next(entries, &position, &key, &value)) {
       if (value == Py_None || !PyUnicode_Check(key) || !is_tensor(value)) continue;
-      add(value, owner, PyUnicode_AsUTF8(key), kind_of(key));
+      if (auto name = utf8_name(key)) add(value, owner, *name, kind_of(key));
     }
   }
 
@@ -152,7 +166,7 @@ class Walker {
       }
       if (!PyUnicode_Check(key) || plainly_not_a_tensor(value)) continue;
       if (PySet_Contains(internal_set_.ptr(), key) == 1) continue;
-      attribute_value(value, owner, PyUnicode_AsUTF8(key), 0);
+      if (auto name = utf8_name(key)) attribute_value(value, owner, *name, 0);
     }
   }
 
@@ -175,12 +189,12 @@ class Walker {
       }
       return;
     }
-    PyObject* key = nullptr;
-    PyObject* item = nullptr;
-    Py_ssize_t position = 0;
-    while (PyDict_Next(value, &position, &key, &item)) {
-      std::string key_text = py::str(key);
-      attribute_value(item, owner, local + "[" + key_text + "]", depth + 1);
+    // A snapshot of the items: naming a key runs its __str__, which may change the dict.
+    py::list items = py::reinterpret_steal<py::list>(PyDict_Items(value));
+    for (py::handle item : items) {
+      py::tuple pair = py::reinterpret_borrow<py::tuple>(item);
+      std::string key_text = py::str(pair[0]);
+      attribute_value(pair[1].ptr(), owner, local + "[" + key_text + "]", depth + 1);
     }
   }
 

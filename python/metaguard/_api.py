@@ -58,10 +58,17 @@ def guard(module, phase, on_meta="fail", rank=None, allow=(), compare_ranks=Fals
         own = rank if rank is not None else _ranks.distributed_rank()
         repairable = {f.tensor for f in report.errors
                       if f.code in _repair.REPAIRABLE_CODES and (f.rank is None or f.rank == own)}
+        failure = None
         if repairable:
-            _repair.repair_tensors(module, repairable, seed=seed, device=device)
+            try:
+                _repair.repair_tensors(module, repairable, seed=seed, device=device)
+            except MetaTensorError as error:
+                failure = error  # raised after the second check, which every rank must join
         after = check(module, phase, rank=rank, allow=allow, compare_ranks=compare_ranks)
         report = _metaguard.merge_after_repair(report, after)
+        if failure is not None:
+            failure.report = report
+            raise failure
         if report.ok:
             return report
     raise MetaTensorError(str(report), report)

@@ -135,32 +135,87 @@ def _back_to_meta(place):
     _metaguard.swap_in_place(t, torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta"))
 
 
-def _reset_owner(owner, owner_path, places, seed, target):
-    """reset_parameters() of `owner` for its `places`, keeping what else it holds."""
-    planned = {id(p.tensor) for p in places}
-    kept = {}
-    for registry in ("_parameters", "_buffers"):
-        for local, value in owner.__dict__.get(registry, {}).items():
-            if value is not None and id(value) not in planned and value.device.type != "meta":
-                kept[(registry, local)] = (value, value.detach().clone())
-    versions = {id(p.tensor): p.tensor._version for p in places}
-    devices = [target] if target is not None and target.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+def _generator_devices():
+    """The CUDA devices whose generators fork_rng must save: torch.manual_seed reseeds every
+    one of them, and the caller's random streams must come out as they went in."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return list(range(torch.cuda.device_count()))
+    return []
+
+
+def _seeded_reset(owner, owner_path, seed):
+    with torch.random.fork_rng(devices=_generator_devices()):
         torch.manual_seed(_metaguard.tensor_seed(seed, owner_path) % 2**63)
         with torch.no_grad():
             owner.reset_parameters()
+
+
+def _unwritten_marks(places):
+    """Marks the new storage so that "written" is told by its values, whatever path the write
+    takes (a write through .data does not move the version counter): NaN in floating
+    tensors; other dtypes fall back to the version counter."""
+    marks = {}
     with torch.no_grad():
-        for (registry, local), (original, values) in kept.items():
-            original.copy_(values)
-            owner.__dict__[registry][local] = original
         for place in places:
+            t = place.tensor
+            if t.is_floating_point() or t.is_complex():
+                t.fill_(float("nan"))
+                marks[id(t)] = None
+            else:
+                marks[id(t)] = t._version
+    return marks
+
+
+def _written(tensor, mark):
+    if tensor.numel() == 0:
+        return True
+    if mark is None:
+        return not bool(torch.isnan(tensor).all())
+    return tensor._version != mark
+
+
+def _in_subtree(place, owner_path):
+    return owner_path == "" or place.owner_path == owner_path or place.owner_path.startswith(owner_path + ".")
+
+
+def _reset_owner(owner, owner_path, planned, places, seed):
+    """reset_parameters() of `owner` for its `planned` tensors; every other tensor with data
+    that the reset could touch is put back as it was. The reset first runs with the owner's
+    children hidden, so a reset of the module's own tensors never reaches its children's
+    (loaded) weights; a reset that needs its children then runs whole, with every tensor of
+    the subtree kept aside."""
+    planned_ids = {id(p.tensor) for p in planned}
+
+    def kept_in(scope):
+        return [(p, p.tensor.detach().clone()) for p in places
+                if scope(p) and not p.meta and id(p.tensor) not in planned_ids]
+
+    kept = kept_in(lambda p: p.owner is owner)
+    marks = _unwritten_marks(planned)
+    children = owner.__dict__.get("_modules")
+    owner.__dict__["_modules"] = {}
+    try:
+        _seeded_reset(owner, owner_path, seed)
+        needs_children = False
+    except Exception:  # noqa: BLE001 (it reached for a child, or failed for its own reasons: run it whole)
+        needs_children = True
+    finally:
+        owner.__dict__["_modules"] = children
+    if needs_children:
+        kept = kept_in(lambda p: _in_subtree(p, owner_path))
+        marks = _unwritten_marks(planned)
+        _seeded_reset(owner, owner_path, seed)
+    with torch.no_grad():
+        for place, values in kept:
+            if place.registered() is not place.tensor:
+                place.put_back(place.tensor)
+            place.tensor.copy_(values)
+        for place in planned:
             now = place.registered()
             if now is not place.tensor and isinstance(now, torch.Tensor) and now.shape == place.tensor.shape:
                 place.tensor.copy_(now)  # reset_parameters() made a new tensor: keep the old object
                 place.put_back(place.tensor)
-            elif place.tensor._version == versions[id(place.tensor)]:
-                for p in places:
-                    _back_to_meta(p)
+            elif not _written(place.tensor, marks[id(place.tensor)]):
                 raise _error(
                     f"cannot repair {place.name}: reset_parameters() of {type(owner).__name__} does not write it; "
                     f"declare a recipe: metaguard.declare_derived(module, {place.local!r}, fn)"
@@ -169,10 +224,9 @@ def _reset_owner(owner, owner_path, places, seed, target):
 
 def _fill_from_recipe(place):
     value = place.recipe(place.owner)
-    if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(place.tensor.shape):
-        got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
-        if place.meta:
-            _back_to_meta(place)
+    if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(place.tensor.shape) or value.is_meta:
+        got = f"{'a meta tensor of ' if isinstance(value, torch.Tensor) and value.is_meta else ''}shape " \
+              f"{tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
         raise _error(f"the recipe for {place.name} returned {got}, but the tensor has shape {tuple(place.tensor.shape)}")
     with torch.no_grad():
         place.tensor.copy_(value.to(device=place.tensor.device, dtype=place.tensor.dtype))
@@ -184,16 +238,24 @@ def repair_tensors(root, names, seed, device):
     places = [_Place(row) for row in _state.walk(root).places()]
     selected, targets = _plan(places, names, root, device)
     was_meta = {id(p): p.meta for p in selected}
-    _allocate(selected, targets)
-    by_owner = {}
-    for place in selected:
-        if place.fill == "reset":
-            by_owner.setdefault(id(place.owner), []).append(place)
-    for owned in by_owner.values():
-        _reset_owner(owned[0].owner, owned[0].owner_path, owned, seed, targets[id(owned[0])])
-    for place in selected:
-        if place.fill == "recipe":
-            _fill_from_recipe(place)
+    try:
+        _allocate(selected, targets)
+        by_owner = {}
+        for place in selected:
+            if place.fill == "reset":
+                by_owner.setdefault(id(place.owner), []).append(place)
+        for owned in by_owner.values():
+            _reset_owner(owned[0].owner, owned[0].owner_path, owned, places, seed)
+        for place in selected:
+            if place.fill == "recipe":
+                _fill_from_recipe(place)
+    except BaseException:
+        # Whatever failed (a reset, a recipe, an allocation), no tensor is left holding
+        # unwritten memory: what was meta goes back to meta.
+        for place in selected:
+            if was_meta[id(place)]:
+                _back_to_meta(place)
+        raise
     session = _state.session_of(root)
     for place in selected:
         if place.fill == "storage":

@@ -16,11 +16,16 @@ from . import _api, _arguments
 class MetaGuard(Callback):
     """Runs metaguard.guard() on the LightningModule:
 
-    - at fit start (`setup`), phase "before-transfer": before the strategy moves the model
-      to its device and DDP broadcasts it (a meta tensor would crash that broadcast);
+    - at fit start (the callback's `setup`), phase "before-transfer": before the strategy
+      moves the model to its device and DDP broadcasts it (a meta tensor would crash that
+      broadcast). Lightning runs it before the LightningModule's own `setup` and
+      `configure_model`: a model built there is first guarded at the first batch or
+      validation (call metaguard.guard at the end of configure_model to check it earlier);
     - before validation, phase "before-validation" (where LitGPT's 1378 struck);
     - before the first training batch, phase "before-forward";
-    - before a checkpoint is saved, phase "before-save".
+    - before a checkpoint is saved, phase "before-save" (Lightning does not call callbacks
+      for weights-only checkpoints, `ModelCheckpoint(save_weights_only=True)`: those are not
+      guarded).
 
     Every report is kept in `reports` as (phase, report). With `compare_ranks=True` the ranks
     compare content hashes at each guard (every rank takes part)."""
@@ -44,6 +49,7 @@ class MetaGuard(Callback):
 
     def setup(self, trainer, pl_module, stage):
         if stage == "fit":
+            self._first_batch_seen = False
             self._guard(trainer, pl_module, "before-transfer")
 
     def on_validation_start(self, trainer, pl_module):

@@ -10,10 +10,12 @@
 #include <climits>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "core/errors.hpp"
+#include "core/hashing.hpp"
 
 namespace metaguard {
 namespace {
@@ -32,23 +34,38 @@ std::string directory_of(const std::string& path) {
 // Whether process `pid` still runs (on this machine).
 bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
 
-// The writer's pid in a temporary name "<file>.tmp.<pid>.<n>" (its part after the prefix),
-// or -1 when it does not start with two numbers. A further ".<suffix>" is a temporary file
-// of that temporary file: libzip writes an archive beside its name first.
-long writer_of(const std::string& rest) {
-  const auto dot = rest.find('.');
-  if (dot == 0 || dot == std::string::npos || dot > 9) return -1;
-  auto end = rest.find('.', dot + 1);
-  if (end == std::string::npos) end = rest.size();
-  if (end == dot + 1) return -1;
-  for (size_t i = 0; i < end; ++i) {
-    if (i != dot && (rest[i] < '0' || rest[i] > '9')) return -1;
-  }
-  return std::stol(rest.substr(0, dot));
+// This machine, in temporary names: whether a writer is alive can only be asked here.
+const std::string& host_tag() {
+  static const std::string tag = [] {
+    char name[256] = {};
+    if (::gethostname(name, sizeof(name) - 1) != 0) name[0] = '\0';
+    return fmt::format("{:08x}", static_cast<uint32_t>(fnv1a64(name)));
+  }();
+  return tag;
 }
 
-// Temporary files of `path` left by writers killed before their rename (SIGKILL, power
-// loss): "<path>.tmp.<pid>.<n>" whose process is gone. Removed after each successful commit,
+bool all_digits(const std::string& text) {
+  return !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// The writer's pid in a temporary name "<file>.tmp.<pid>.<n>.<host>" (`rest` is what follows
+// "<file>.tmp."), or -1 when the name is not of that shape or another machine's. A further
+// ".<suffix>" is a temporary file of that temporary file: libzip writes beside its name.
+long writer_of(const std::string& rest) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (parts.size() < 3) {
+    size_t dot = rest.find('.', start);
+    parts.push_back(rest.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (parts.size() < 3 || !all_digits(parts[0]) || !all_digits(parts[1]) || parts[2] != host_tag()) return -1;
+  return std::stol(parts[0]);
+}
+
+// Temporary files of `path` left by writers on this machine killed before their rename
+// (SIGKILL, power loss): "<path>.tmp.<pid>.<n>.<host>" whose process is gone. Removed after each successful commit,
 // so an interrupted save leaves nothing behind once the next one succeeds.
 void remove_abandoned_temp_files(const std::string& path) {
   const std::string prefix = path.substr(path.find_last_of('/') + 1) + ".tmp.";
@@ -78,9 +95,13 @@ void rename_durably(const std::string& temp, const std::string& path) {
 
 }  // namespace
 
+std::string temp_path_of(const std::string& path, long pid, unsigned number) {
+  return fmt::format("{}.tmp.{}.{}.{}", path, pid, number, host_tag());
+}
+
 std::string temp_path_beside(const std::string& path) {
   static std::atomic<unsigned> counter{0};
-  return fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
+  return temp_path_of(path, static_cast<long>(::getpid()), counter++);
 }
 
 void commit_temp_file(const std::string& temp, const std::string& requested) {

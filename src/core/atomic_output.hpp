@@ -43,7 +43,11 @@ void commit_temp_file(const std::string& temp, const std::string& path);
 // Follows symbolic links at `path` to the file they name (which need not exist yet).
 std::string resolve_output_path(const std::string& path);
 
-// A temporary name beside `path`, unique within this machine's processes and threads.
+// A temporary name beside `path`, unique within this machine's processes and threads:
+// "<path>.tmp.<pid>.<n>.<host>" (the host as 8 hex digits of its name's hash, so a commit
+// only removes temporary files of dead writers on its own machine).
 std::string temp_path_beside(const std::string& path);
+// The temporary name writer `pid` uses for its `number`th file (tests name dead writers).
+std::string temp_path_of(const std::string& path, long pid, unsigned number);
 
 }  // namespace metaguard

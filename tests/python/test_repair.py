@@ -149,3 +149,56 @@ def test_warn_policy_warns_and_returns_the_report():
     with pytest.warns(metaguard.MetaTensorWarning, match="meta-parameter"):
         report = metaguard.guard(model, "before-forward", on_meta="warn")
     assert not report.ok and model.weight.is_meta
+
+
+class ResetsItsChild(nn.Module):
+    """A block whose reset_parameters() also resets its projection (as many models do)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.empty(2))
+        self.proj = nn.Linear(2, 2)
+
+    def reset_parameters(self):
+        nn.init.ones_(self.scale)
+        self.proj.reset_parameters()
+
+
+class WritesThroughData(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(3))
+
+    def reset_parameters(self):
+        self.weight.data.fill_(3.0)  # no version bump: still a write
+
+
+def test_a_reset_that_reaches_into_children_keeps_their_loaded_weights():
+    block = meta(ResetsItsChild)
+    loaded = {"weight": torch.full((2, 2), 7.0), "bias": torch.full((2,), 7.0)}
+    block.proj.load_state_dict(loaded, assign=True)
+    metaguard.repair(block, device="cpu")
+    assert torch.equal(block.scale, torch.ones(2))
+    assert torch.equal(block.proj.weight, loaded["weight"]) and torch.equal(block.proj.bias, loaded["bias"])
+
+
+def test_a_write_through_data_counts_as_written():
+    model = meta(WritesThroughData)
+    metaguard.repair(model, device="cpu")
+    assert torch.equal(model.weight, torch.full((3,), 3.0))
+
+
+class Pair(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(2, 2)
+        self.b = Forgetful()
+
+
+def test_a_failed_repair_leaves_nothing_with_unwritten_memory():
+    model = meta(Pair)
+    with pytest.raises(metaguard.MetaTensorError, match="Forgetful does not write it"):
+        metaguard.repair(model, device="cpu")
+    # a's reset ran before b's failed: a went back to meta too, so the check still sees it.
+    assert model.a.weight.is_meta and model.a.bias.is_meta and model.b.weight.is_meta
+    assert {f.tensor for f in metaguard.check(model, "before-forward").errors} == {"a.weight", "a.bias", "b.weight"}

@@ -8,8 +8,9 @@ left anywhere in the run folder.
         [--seed 1] [--summary FILE]
 
 Each trial's kill comes from random.Random(seed + trial), so a failing trial can be replayed
-alone (--trials 1 --seed S): odd seeds kill at a random moment of the saving part of the run,
-even seeds right after the n-th temporary checkpoint file appears (n random). Exit 0 when every trial passes; the summary (JSON)
+alone (--trials 1 --seed S): odd seeds kill at a random moment of the saving part of the run
+(a fraction of it, measured afresh by each invocation), even seeds right after the n-th
+temporary checkpoint file appears (n random). Exit 0 when every trial passes; the summary (JSON)
 records every trial's seed, delay and what was found."""
 import argparse
 import json
@@ -145,7 +146,14 @@ def main():
             sys.exit(f"the reference run failed: {stderr[-2000:]}")
         reference = json.loads(stdout)["training"]["losses"]
         window = (time.monotonic() - start - first_save) * 0.9
-        results = [trial(args.metaguard, work, args.seed + k, window, reference) for k in range(args.trials)]
+        results = []
+        for k in range(args.trials):
+            try:
+                results.append(trial(args.metaguard, work, args.seed + k, window, reference))
+            except Exception as error:  # noqa: BLE001 (a trial that cannot even be checked has failed)
+                results.append({"seed": args.seed + k, "passed": False, "error": f"{type(error).__name__}: {error}",
+                                "temporaries_at_kill": [], "killed_while_running": False, "partial_files": [],
+                                "losses_equal": False, "temporaries_after_resume": []})
 
     mid_write = sum(1 for r in results if r["temporaries_at_kill"])
     failed = [r for r in results if not r["passed"]]
@@ -157,8 +165,8 @@ def main():
     print(f"{len(results)} kills over a {window:.2f} s window of saves; {mid_write} landed while a checkpoint "
           f"file was being written (a temporary file was left); {len(failed)} failed")
     for r in failed:
-        print(f"  seed {r['seed']}: partial files {r['partial_files']}, losses equal {r['losses_equal']}, "
-              f"temporaries after resume {r['temporaries_after_resume']}")
+        print(f"  seed {r['seed']}: {r.get('error', '')} partial files {r['partial_files']}, losses equal "
+              f"{r['losses_equal']}, temporaries after resume {r['temporaries_after_resume']}")
     sys.exit(1 if failed else 0)
 
 

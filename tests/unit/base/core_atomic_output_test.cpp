@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/atomic_file.hpp"
+#include "core/atomic_output.hpp"
 #include "core/errors.hpp"
 #include "core/input_files.hpp"
 #include "report/escaping.hpp"
@@ -44,18 +45,20 @@ TEST_CASE("a commit removes the temporary files of writers that died, and only t
   pid_t child = ::fork();
   if (child == 0) ::_exit(0);
   ::waitpid(child, nullptr, 0);
-  const std::string dead = fmt::format("{}.tmp.{}.0", file, child);
-  const std::string alive = fmt::format("{}.tmp.{}.3", file, ::getppid());  // a writer still running
-  const std::string zip_temp = fmt::format("{}.tmp.{}.1.Xa9zQ2", file, child);  // libzip's, beside ours
+  const std::string dead = temp_path_of(file, child, 0);
+  const std::string zip_temp = temp_path_of(file, child, 1) + ".Xa9zQ2";  // libzip's, beside ours
+  const std::string alive = temp_path_of(file, ::getppid(), 3);            // a writer still running
+  const std::string elsewhere = fmt::format("{}.tmp.{}.2.ffffffff", file, child);  // another machine's
   const std::string unrelated = file + ".tmp.notes";
-  const std::string other_file = scratch.file("lora.pt") + fmt::format(".tmp.{}.0", child);
-  for (const auto& path : {dead, zip_temp, alive, unrelated, other_file}) std::ofstream(path) << "partial";
+  const std::string other_file = temp_path_of(scratch.file("lora.pt"), child, 0);
+  for (const auto& path : {dead, zip_temp, alive, elsewhere, unrelated, other_file}) std::ofstream(path) << "partial";
   write_file_atomically(file, "{}");
   CHECK(slurp(file) == "{}");
   CHECK_FALSE(fs::exists(dead));
   CHECK_FALSE(fs::exists(zip_temp));
   CHECK(fs::exists(alive));
   CHECK(fs::exists(unrelated));
+  CHECK(fs::exists(elsewhere));  // liveness can only be asked on the writer's own machine
   CHECK(fs::exists(other_file));  // another file's temporaries wait for that file's commit
 }
 
