@@ -1,5 +1,7 @@
 #include "guard_session.hpp"
 
+#include <unordered_map>
+
 #include <nlohmann/json.hpp>
 
 #include "checks/registry.hpp"
@@ -20,6 +22,17 @@ bool same_problem(const Finding& a, const Finding& b) {
 
 Report GuardSession::check(PythonWalk walk, const CheckRequest& request) {
   const std::string phase(request.phase.name);
+  // An optimizer's tensor the model no longer holds was, most likely, the one that had its
+  // identity at the previous check (to_empty() replaces parameters from meta).
+  std::optional<std::vector<OptimizerEntry>> optimizer = request.optimizer;
+  if (optimizer && !ledger_.empty()) {
+    std::unordered_map<uint64_t, std::string> earlier;
+    for (const auto& tensor : ledger_.latest().tensors()) earlier.emplace(tensor.tensor_key, tensor.name);
+    for (auto& entry : *optimizer) {
+      auto it = earlier.find(entry.tensor_key);
+      if (it != earlier.end()) entry.expected_name = it->second;
+    }
+  }
   ledger_.record(phase, std::move(walk.inventory));
   const Inventory& current = ledger_.latest();
 
@@ -29,6 +42,7 @@ Report GuardSession::check(PythonWalk walk, const CheckRequest& request) {
   if (request.ranks.empty()) {
     CheckContext context(current, phase, request.rank, needs_at(request.phase));
     context.ledger = &ledger_;
+    if (optimizer) context.optimizer = &*optimizer;
     report.findings = run_checks(context);
   } else {
     std::vector<const Inventory*> ranks;
@@ -38,6 +52,7 @@ Report GuardSession::check(PythonWalk walk, const CheckRequest& request) {
       CheckContext context(own ? current : *ranks[r], phase, static_cast<int>(r), needs_at(request.phase));
       context.ledger = own ? &ledger_ : nullptr;
       context.ranks = &ranks;
+      if (own && optimizer) context.optimizer = &*optimizer;
       for (auto& finding : run_checks(context)) report.findings.push_back(std::move(finding));
     }
     sort_findings(report.findings);

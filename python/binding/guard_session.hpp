@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/phase.hpp"
+#include "checks/check.hpp"
 #include "core/report.hpp"
 #include "ledger/ledger.hpp"
 #include "python_module_walker.hpp"
@@ -16,6 +17,8 @@ struct CheckRequest {
   std::vector<std::string> allow;  // globs of tensor names whose findings are accepted
   // With compare_ranks: every rank's inventory, indexed by rank (this rank's included).
   std::vector<Inventory> ranks;
+  // The tensors an optimizer holds (label, identity, device), when one is given.
+  std::optional<std::vector<OptimizerEntry>> optimizer;
 };
 
 // One Python module's checks across phases: its ledger (so a finding tells the tensor's

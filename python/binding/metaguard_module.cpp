@@ -13,6 +13,7 @@
 #include "guard_session.hpp"
 #include "python_module_walker.hpp"
 #include "repair/in_place.hpp"
+#include "walk/tensor_facts.hpp"
 #include "report/renderer.hpp"
 #include "report/report_json.hpp"
 
@@ -133,15 +134,27 @@ PYBIND11_MODULE(_metaguard, m) {
   py::class_<GuardSession>(m, "Session", "One module's ledger across phases.")
       .def(py::init<>())
       .def("check", [](GuardSession& session, PythonWalk& walk, const std::string& phase, std::optional<int> rank,
-                       std::vector<std::string> allow, std::optional<std::vector<std::string>> digests) {
-        CheckRequest request{phase_named(phase), rank, std::move(allow), {}};
+                       std::vector<std::string> allow, std::optional<std::vector<std::string>> digests,
+                       std::optional<std::vector<std::pair<std::string, at::Tensor>>> optimizer) {
+        CheckRequest request{phase_named(phase), rank, std::move(allow), {}, std::nullopt};
+        if (optimizer) {
+          request.optimizer.emplace();
+          for (const auto& [label, tensor] : *optimizer) {
+            OptimizerEntry entry;
+            entry.label = label;
+            entry.tensor_key = reinterpret_cast<uint64_t>(tensor.unsafeGetTensorImpl());
+            entry.device = device_name(tensor.device());
+            request.optimizer->push_back(std::move(entry));
+          }
+        }
         if (digests) {
           for (size_t r = 0; r < digests->size(); ++r) {
             request.ranks.push_back(inventory_from_digest((*digests)[r], static_cast<int>(r)));
           }
         }
         return session.check(std::move(walk), request);
-      }, py::arg("walk"), py::arg("phase"), py::arg("rank"), py::arg("allow"), py::arg("digests"))
+      }, py::arg("walk"), py::arg("phase"), py::arg("rank"), py::arg("allow"), py::arg("digests"),
+         py::arg("optimizer"))
       .def("note", &GuardSession::note, py::arg("tensor"), py::arg("event"), py::arg("detail") = "");
 
   m.def("walk", [](py::handle module, bool hash_contents, py::object recipes, py::tuple internals) {

@@ -1,6 +1,8 @@
 """check, guard, repair and declare_derived: the library's checks on a live Python module."""
 import warnings
 
+import torch
+
 from . import _arguments, _metaguard, _ranks, _repair, _state
 
 PHASES = _arguments.PHASES
@@ -20,12 +22,24 @@ class MetaTensorWarning(UserWarning):
     """guard(on_meta="warn") found tensors without data where data is needed."""
 
 
-def check(module, phase="before-forward", rank=None, allow=(), compare_ranks=False):
+def _optimizer_tensors(optimizer):
+    if optimizer is None:
+        return None
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"metaguard: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    return [(f"param_groups[{g}][{i}]", tensor) for g, group in enumerate(optimizer.param_groups)
+            for i, tensor in enumerate(group["params"])]
+
+
+def check(module, phase="before-forward", rank=None, allow=(), compare_ranks=False, optimizer=None):
     """Walks every parameter, buffer and attribute tensor of `module`, records the walk in the
     module's ledger under `phase`, runs every check and returns the Report (never raises on
     a finding). `rank` defaults to torch.distributed's rank when it is initialized.
     `compare_ranks=True` gathers every rank's content hashes in one collective (every rank
-    must call it) and adds `rank-divergence` findings; all ranks then hold the same findings."""
+    must call it) and adds `rank-divergence` findings; all ranks then hold the same findings.
+    `optimizer`: its tensors must be the model's own and hold data (`optimizer-stale-reference`:
+    to_empty() from meta replaces parameters, leaving an optimizer built before stepping
+    copies the model never sees)."""
     _arguments.require_module(module, "check")
     _arguments.require_phase(phase)
     globs = _arguments.allow_globs(allow)
@@ -38,16 +52,17 @@ def check(module, phase="before-forward", rank=None, allow=(), compare_ranks=Fal
     digests = _ranks.gather_digests(walk.digest()) if compare_ranks else None
     if digests is not None and rank is None:
         raise ValueError("metaguard: compare_ranks=True needs this process's rank")
-    return _state.session_of(module).check(walk, phase, rank, globs, digests)
+    return _state.session_of(module).check(walk, phase, rank, globs, digests, _optimizer_tensors(optimizer))
 
 
-def guard(module, phase, on_meta="fail", rank=None, allow=(), compare_ranks=False, seed=0, device=None):
+def guard(module, phase, on_meta="fail", rank=None, allow=(), compare_ranks=False, seed=0, device=None,
+          optimizer=None):
     """check(), then act on its errors: "fail" raises MetaTensorError, "warn" warns
     (MetaTensorWarning), "repair" repairs in place (see repair()), checks again and raises
     only if errors remain. Returns the report."""
     _arguments.require_policy(on_meta)
     _arguments.seed_value(seed)
-    report = check(module, phase, rank=rank, allow=allow, compare_ranks=compare_ranks)
+    report = check(module, phase, rank=rank, allow=allow, compare_ranks=compare_ranks, optimizer=optimizer)
     if report.ok:
         return report
     if on_meta == "warn":
@@ -64,7 +79,7 @@ def guard(module, phase, on_meta="fail", rank=None, allow=(), compare_ranks=Fals
                 _repair.repair_tensors(module, repairable, seed=seed, device=device)
             except MetaTensorError as error:
                 failure = error  # raised after the second check, which every rank must join
-        after = check(module, phase, rank=rank, allow=allow, compare_ranks=compare_ranks)
+        after = check(module, phase, rank=rank, allow=allow, compare_ranks=compare_ranks, optimizer=optimizer)
         report = _metaguard.merge_after_repair(report, after)
         if failure is not None:
             failure.report = report

@@ -10,6 +10,8 @@ try:
 except ImportError:  # the standalone package
     from pytorch_lightning.callbacks import Callback
 
+import torch
+
 from . import _api, _arguments
 
 
@@ -43,8 +45,12 @@ class MetaGuard(Callback):
 
     def _guard(self, trainer, pl_module, phase):
         rank = trainer.global_rank if trainer.world_size > 1 else None
+        # Once the optimizers exist, their tensors must be the model's own (one optimizer
+        # checked: the first).
+        optimizers = getattr(trainer, "optimizers", None) or []
+        optimizer = optimizers[0] if optimizers and isinstance(optimizers[0], torch.optim.Optimizer) else None
         report = _api.guard(pl_module, phase, on_meta=self.on_meta, rank=rank, allow=self.allow,
-                            compare_ranks=self.compare_ranks, seed=self.seed)
+                            compare_ranks=self.compare_ranks, seed=self.seed, optimizer=optimizer)
         self.reports.append((phase, report))
 
     def setup(self, trainer, pl_module, stage):

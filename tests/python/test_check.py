@@ -142,6 +142,7 @@ def test_explain_and_diff_read_the_python_report(tmp_path):
         (lambda: metaguard.check(nn.Linear(1, 1), rank=-1), ValueError, "rank must be a non-negative integer"),
         (lambda: metaguard.check(nn.Linear(1, 1), compare_ranks=True), ValueError, "torch.distributed"),
         (lambda: metaguard.check(nn.Linear(1, 1), compare_ranks="yes"), TypeError, "compare_ranks must be"),
+        (lambda: metaguard.check(nn.Linear(1, 1), optimizer="sgd"), TypeError, "optimizer must be a torch.optim"),
         (lambda: metaguard.guard(nn.Linear(1, 1), "init", on_meta="ignore"), ValueError, "unknown on_meta policy"),
         (lambda: metaguard.guard(nn.Linear(1, 1), "init", seed=-1), ValueError, "seed must be an integer"),
         (lambda: metaguard.repair(None), TypeError, "expected a torch.nn.Module, got NoneType"),

@@ -202,3 +202,23 @@ def test_a_failed_repair_leaves_nothing_with_unwritten_memory():
     # a's reset ran before b's failed: a went back to meta too, so the check still sees it.
     assert model.a.weight.is_meta and model.a.bias.is_meta and model.b.weight.is_meta
     assert {f.tensor for f in metaguard.check(model, "before-forward").errors} == {"a.weight", "a.bias", "b.weight"}
+
+
+def test_an_optimizer_built_before_to_empty_is_caught_stepping_copies():
+    """to_empty() from meta replaces the parameters, so an optimizer built before steps
+    tensors the model no longer holds; repair() keeps identity, so the same optimizer works."""
+    model = meta(nn.Linear, 2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    metaguard.check(model, "init")  # the ledger learns which tensor is which
+    model.to_empty(device="cpu")
+    stale = metaguard.check(model, "before-forward", optimizer=optimizer).errors
+    assert sorted((f.code, f.tensor) for f in stale) == [("optimizer-stale-reference", "bias"),
+                                                         ("optimizer-stale-reference", "weight")]
+    assert "it was built for weight" in next(f for f in stale if f.tensor == "weight").message
+
+    kept = meta(nn.Linear, 2, 2)
+    optimizer = torch.optim.SGD(kept.parameters(), lr=0.1)
+    assert [f.code for f in metaguard.check(kept, "before-forward", optimizer=optimizer).errors].count(
+        "optimizer-stale-reference") == 2  # still on meta: a step would fail
+    metaguard.repair(kept, device="cpu")
+    assert metaguard.check(kept, "before-forward", optimizer=optimizer).ok
