@@ -34,7 +34,6 @@ class MetaGuard(Callback):
 
     def __init__(self, on_meta="fail", allow=(), compare_ranks=False, seed=0):
         _arguments.require_policy(on_meta)
-        _arguments.allow_globs(allow)
         _arguments.seed_value(seed)
         self.on_meta = on_meta
         self.allow = tuple(_arguments.allow_globs(allow))
