@@ -1,8 +1,5 @@
 #include "train/communicator.hpp"
 
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -23,17 +20,21 @@
 
 #include "compat/torch_compat.hpp"
 #include "core/errors.hpp"
+#include "train/heartbeat.hpp"
+#include "train/host_identity.hpp"
+#include "train/side_channel.hpp"
 
 namespace metaguard {
 namespace {
 
-constexpr auto kHeartbeatInterval = std::chrono::milliseconds(250);
+constexpr auto kHeartbeatInterval = Heartbeat::kInterval;
 
 constexpr auto kWaitSlice = std::chrono::milliseconds(20);
 
-std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
-
-std::string text_of(const std::vector<uint8_t>& value) { return {value.begin(), value.end()}; }
+// The side channel's own timeout (at most the run's): a rank that lost its link to the store's
+// host must not spend a whole collective timeout on each diagnosis read, announcement or result
+// it sends there (seen across two hosts: 16 s to exit instead of 8, docs/RELIABILITY.md).
+constexpr auto kSideChannelTimeout = std::chrono::milliseconds(2000);
 
 std::string error_text(const std::exception& error) {
   if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) return c10_error->what_without_backtrace();
@@ -52,50 +53,20 @@ struct Communicator::Distributed {
   // Every key this run writes starts with it. Under torchrun's agent store it carries the
   // run id and restart count, so a restarted group never reads a key of the attempt before.
   std::string key_prefix = "metaguard";
-  c10d::TCPStoreOptions store_options;
   c10::intrusive_ptr<c10d::TCPStore> store;  // rank 0 hosts the server inside this object
+  SideChannel side;                          // failures, diagnosis, hosts and results
   c10::intrusive_ptr<compat::CollectiveBackend> group;
-  std::thread heartbeat;
-  std::mutex mutex;
-  std::condition_variable wake;
-  bool stopping = false;
+  // Declared last, so destroyed first: it stops before anything it reports on goes away,
+  // also when the constructor of the Communicator throws halfway.
+  std::unique_ptr<Heartbeat> heartbeat;
 
-  // Stops the heartbeat before anything it uses goes away, also when the constructor of
-  // the Communicator throws halfway (a thread left running would abort the process).
-  ~Distributed() {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      stopping = true;
-    }
-    wake.notify_all();
-    if (heartbeat.joinable()) heartbeat.join();
-  }
-
-  std::string key(const char* what, int rank) const { return fmt::format("{}/{}/{}", key_prefix, what, rank); }
-
-  std::optional<std::string> get(const std::string& name) {
-    if (!store->check({name})) return std::nullopt;
-    return text_of(store->get(name));
-  }
-
-  // Bumps this rank's heartbeat from its own store connection until told to stop; a store
-  // that went away (rank 0 exited) ends it quietly.
-  void beat(int rank) {
+  // "host node7 at 10.0.0.2 on eth1", as far as the store knows the rank's host.
+  std::string host_of(int rank) {
     try {
-      c10d::TCPStoreOptions options = store_options;
-      options.isServer = false;
-      options.waitWorkers = false;
-      auto client = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
-      std::unique_lock<std::mutex> lock(mutex);
-      while (!stopping) {
-        lock.unlock();
-        client->add(key("heartbeat", rank), 1);
-        lock.lock();
-        wake.wait_for(lock, kHeartbeatInterval, [this] { return stopping; });
-      }
+      if (auto host = side.get("host", rank)) return "host " + *host;
     } catch (const std::exception&) {
-      // No heartbeat from here on: the others will see this rank as gone, which it soon is.
     }
+    return "host unknown";
   }
 };
 
@@ -122,8 +93,7 @@ Communicator::Communicator(const DistEnv& env, std::chrono::milliseconds timeout
     dist_->key_prefix = fmt::format("metaguard/{}/{}", env.run_id.empty() ? "run" : env.run_id, env.restart_count);
   }
   connect_store();
-  Distributed* dist = dist_.get();
-  dist_->heartbeat = std::thread([dist, rank = rank_] { dist->beat(rank); });
+  dist_->side.set("host", rank_, describe_this_host());
   enter("connect the process group");
   try {
     auto prefixed = c10::make_intrusive<c10d::PrefixStore>(dist_->key_prefix + "-pg", dist_->store);
@@ -144,7 +114,7 @@ Communicator::Communicator(const DistEnv& env, std::chrono::milliseconds timeout
 
 void Communicator::connect_store() {
   const DistEnv& env = dist_->env;
-  auto& options = dist_->store_options;
+  c10d::TCPStoreOptions options;
   options.port = static_cast<uint16_t>(env.master_port);
   // Under torchrun's agent store the agent serves MASTER_PORT; binding it would fail.
   options.isServer = env.rank == 0 && !env.agent_store;
@@ -153,6 +123,13 @@ void Communicator::connect_store() {
   options.timeout = timeout_;
   try {
     dist_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    // Connected after the main connection: the server is up by then, so a short timeout is
+    // enough for these two.
+    c10d::TCPStoreOptions side_options = options;
+    side_options.isServer = false;
+    side_options.timeout = std::min<std::chrono::milliseconds>(timeout_, kSideChannelTimeout);
+    dist_->side = SideChannel(env.master_addr, side_options, dist_->key_prefix);
+    dist_->heartbeat = std::make_unique<Heartbeat>(env.master_addr, side_options, dist_->side.key("heartbeat", env.rank));
   } catch (const std::exception& error) {
     if (options.isServer) {
       throw InputError(fmt::format("MASTER_PORT {}: rank 0 cannot host the rendezvous store on {}:{} ({}); is the port "
@@ -200,10 +177,8 @@ void Communicator::enter(const std::string& what) {
   ++sequence_;
   current_ = what;
   if (left_) fail(what, "this rank already left the process group");
-  try {
-    dist_->store->set(dist_->key("progress", rank_), bytes(fmt::format("{}|{}", sequence_, what)));
-  } catch (const std::exception& error) {
-    fail(what, error_text(error));
+  if (!dist_->side.set("progress", rank_, fmt::format("{}|{}", sequence_, what))) {
+    fail(what, "the rendezvous store did not take this rank's progress");
   }
 }
 
@@ -272,7 +247,7 @@ void Communicator::await(const c10::intrusive_ptr<c10d::Work>& work, const std::
     if (now >= next_look) {  // a peer that stopped on its own will never arrive: no need to wait it out
       next_look = now + kHeartbeatInterval;
       for (int r = 0; r < world_size_; ++r) {
-        if (r != rank_ && dist_->store->check({dist_->key("failed", r)})) {
+        if (r != rank_ && dist_->side.get("failed", r)) {
           throw std::runtime_error(fmt::format("rank {} announced that it stopped", r));
         }
       }
@@ -295,45 +270,63 @@ void Communicator::fail(const std::string& what, const std::string& error) {
   std::vector<int> missing;
   std::vector<std::string> lines;
   try {
-    std::map<int, std::optional<std::string>> failed, progress;
+    // Said first: a peer diagnosing the same failure sees this rank as stopped by it, not as
+    // its cause, even if this rank has exited by the time the peer looks.
+    if (!dist_->side.set("collective-failed", rank_, std::to_string(sequence_))) {
+      throw StoreUnreachable("the store did not take this rank's failure");
+    }
+    std::map<int, std::optional<std::string>> progress;
     std::map<int, int64_t> before;
     for (int r = 0; r < world_size_; ++r) {
       if (r == rank_) continue;
-      failed[r] = dist_->get(dist_->key("failed", r));
-      progress[r] = dist_->get(dist_->key("progress", r));
-      before[r] = dist_->store->add(dist_->key("heartbeat", r), 0);
+      progress[r] = dist_->side.get("progress", r);
+      before[r] = dist_->side.counter("heartbeat", r);
     }
     // A live rank bumps its heartbeat every 250 ms; three intervals without one is death.
     std::this_thread::sleep_for(3 * kHeartbeatInterval);
-    for (auto& [r, reason] : failed) {
-      int64_t after = dist_->store->add(dist_->key("heartbeat", r), 0);
+    std::vector<int> also_failed;
+    for (auto& [r, its_progress] : progress) {
+      const std::optional<std::string> reason = dist_->side.get("failed", r);
+      const bool saw_it_fail = dist_->side.get("collective-failed", r).has_value();
+      const int64_t after = dist_->side.counter("heartbeat", r);
       std::string seen = "it never entered a collective";
       int64_t its_sequence = 0;
-      if (progress[r]) {
-        auto bar = progress[r]->find('|');
-        its_sequence = std::stoll(progress[r]->substr(0, bar));
-        seen = fmt::format("last seen entering collective #{} ({})", its_sequence, progress[r]->substr(bar + 1));
+      if (its_progress) {
+        auto bar = its_progress->find('|');
+        its_sequence = std::stoll(its_progress->substr(0, bar));
+        seen = fmt::format("last seen entering collective #{} ({})", its_sequence, its_progress->substr(bar + 1));
       }
       if (reason) {
         missing.push_back(r);
-        lines.push_back(fmt::format("rank {} stopped: {}", r, *reason));
+        lines.push_back(fmt::format("rank {} stopped ({}): {}", r, dist_->host_of(r), *reason));
+      } else if (saw_it_fail) {
+        also_failed.push_back(r);
       } else if (after == before[r]) {
         missing.push_back(r);
-        lines.push_back(fmt::format("rank {} is gone (no heartbeat for {} ms; {})", r,
-                                    (3 * kHeartbeatInterval).count(), seen));
+        lines.push_back(fmt::format("rank {} is gone (no heartbeat for {} ms: dead or frozen; {}; {})", r,
+                                    (3 * kHeartbeatInterval).count(), dist_->host_of(r), seen));
       } else if (its_sequence < sequence_) {
         missing.push_back(r);
-        lines.push_back(fmt::format("rank {} is alive but never arrived ({})", r, seen));
+        lines.push_back(fmt::format("rank {} is alive but never arrived ({}; {})", r, dist_->host_of(r), seen));
       }
     }
+    if (!also_failed.empty()) {
+      lines.push_back(fmt::format("{} {} saw it fail too", also_failed.size() == 1 ? "rank" : "ranks",
+                                  fmt::join(also_failed, ", ")));
+    }
   } catch (const std::exception&) {
+    // The store no longer answers (the side channel then sends nothing more).
+    missing.clear();
     if (dist_->env.agent_store) {
       lines = {fmt::format("torchrun's agent store at {}:{} no longer answers (the agent or its host is gone)",
                            dist_->env.master_addr, dist_->env.master_port)};
     } else if (rank_ != 0) {
       missing = {0};
-      lines = {fmt::format("rank 0 is gone: the rendezvous store it hosts at {}:{} no longer answers",
+      lines = {fmt::format("rank 0 is gone: the rendezvous store it hosts at {}:{} no longer answers (rank 0 or "
+                           "its host is down, or the link to it)",
                            dist_->env.master_addr, dist_->env.master_port)};
+    } else {
+      lines.clear();
     }
   }
   if (lines.empty()) lines.push_back("every rank is alive and reached it; the transport failed");
@@ -352,34 +345,44 @@ void Communicator::leave() noexcept {
 }
 
 void Communicator::announce_failure(const std::string& reason) noexcept {
-  if (!dist_) return;
-  try {
-    dist_->store->set(dist_->key("failed", rank_), bytes(reason));
-  } catch (...) {
-  }
+  if (dist_) dist_->side.set("failed", rank_, reason);
 }
 
 void Communicator::post_result(const std::string& text) noexcept {
-  if (!dist_) return;
-  try {
-    dist_->store->set(dist_->key("result", rank_), bytes(text));
-  } catch (...) {
-  }
+  if (dist_) dist_->side.set("result", rank_, text);
 }
 
-std::map<int, std::string> Communicator::collect_results(std::chrono::milliseconds wait, const std::set<int>& skip) {
+std::map<int, std::string> Communicator::collect_results(const std::set<int>& skip) {
   std::map<int, std::string> results;
   if (!dist_) return results;
-  auto deadline = std::chrono::steady_clock::now() + wait;
+  // Peers that stop in the same collective post after their own timeout and diagnosis; the
+  // store (hosted here on rank 0) stays up for them until then. A peer whose heartbeat stops
+  // meanwhile is not waited for.
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout_ + 2 * dist_->side.timeout() + 4 * kHeartbeatInterval;
+  std::map<int, std::pair<int64_t, std::chrono::steady_clock::time_point>> last_beat;
+  std::set<int> pending;
   for (int r = 0; r < world_size_; ++r) {
-    if (r == rank_ || skip.count(r)) continue;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    try {
-      if (left.count() > 0) dist_->store->wait({dist_->key("result", r)}, left);
-      if (auto value = dist_->get(dist_->key("result", r))) results[r] = *value;
-    } catch (const std::exception&) {
-      // Not posted in time: the caller reports that rank as silent.
+    if (r != rank_ && !skip.count(r)) pending.insert(r);
+  }
+  try {
+    while (!pending.empty() && std::chrono::steady_clock::now() < deadline) {
+      for (auto it = pending.begin(); it != pending.end();) {
+        const auto now = std::chrono::steady_clock::now();
+        if (auto value = dist_->side.get("result", *it)) {
+          results[*it] = *value;
+          it = pending.erase(it);
+          continue;
+        }
+        const int64_t beat = dist_->side.counter("heartbeat", *it);
+        auto [seen, entry] = last_beat.try_emplace(*it, beat, now);
+        if (!entry && seen->second.first != beat) seen->second = {beat, now};
+        it = now - seen->second.second > 3 * kHeartbeatInterval ? pending.erase(it) : std::next(it);
+      }
+      if (!pending.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+  } catch (const std::exception&) {
+    // The store stopped answering: the ranks not heard from are reported silent.
   }
   return results;
 }

@@ -64,9 +64,10 @@ class Communicator {
   void announce_failure(const std::string& reason) noexcept;
   // Ranks > 0: hands rank 0 this rank's end-of-run summary (never throws).
   void post_result(const std::string& text) noexcept;
-  // Rank 0: the other ranks' posted results, waiting at most `wait` in all; ranks in
-  // `skip` (known dead) are not waited for. Missing ones are absent from the map.
-  std::map<int, std::string> collect_results(std::chrono::milliseconds wait, const std::set<int>& skip);
+  // Rank 0: the other ranks' posted results. Ranks in `skip` (known dead) are not waited for,
+  // nor is one whose heartbeat stops; the others at most the timeout plus the time a peer
+  // needs to diagnose its own failure. Missing ones are absent from the map.
+  std::map<int, std::string> collect_results(const std::set<int>& skip);
 
   // Number of collectives entered so far.
   int64_t sequence() const { return sequence_; }

@@ -510,7 +510,7 @@ Report Trainer::run_report(const Report& own, int& exit_code) {
   nlohmann::json ranks = nlohmann::json::array();
   ranks.push_back({{"rank", 0}, {"exit_code", exit_code}, {"phase", phase_}, {"error", own.extra.at("error")}});
   // Ranks a collective found gone or hung never answer; the others answer at once.
-  auto results = communicator_.collect_results(communicator_.timeout(), lost_ranks_);
+  auto results = communicator_.collect_results(lost_ranks_);
   for (int r = 1; r < world_; ++r) {
     auto it = results.find(r);
     if (it == results.end()) {

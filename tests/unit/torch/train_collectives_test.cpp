@@ -21,6 +21,7 @@
 #include "model/gpt.hpp"
 #include "preflight/init_program.hpp"
 #include "support/paths.hpp"
+#include "train/bounded_call.hpp"
 #include "train/c10d_replicator.hpp"
 #include "train/communicator.hpp"
 #include "train/launcher.hpp"
@@ -208,7 +209,13 @@ TEST_CASE("train collectives: under torchrun's agent store every rank is a clien
     communicator.all_reduce_sum(value, "test all-reduce");
     if (restart == 0 && rank == 1) communicator.post_result("from attempt 0");
     std::map<int, std::string> results;
-    if (rank == 0) results = communicator.collect_results(std::chrono::milliseconds(restart == 0 ? 10000 : 300), {});
+    if (rank == 0) {
+      // Attempt 1's rank 1 posts nothing and leaves: its heartbeat stops, and rank 0 stops
+      // waiting for it long before the 30 s timeout.
+      const auto start = std::chrono::steady_clock::now();
+      results = communicator.collect_results({});
+      if (restart == 1) CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(15));
+    }
     return std::make_pair(value, results);
   };
   for (int restart : {0, 1}) {
@@ -246,4 +253,20 @@ TEST_CASE("train collectives: a peer that never joins the process group is named
   CHECK(missing == std::vector<int>{1});
   CHECK(message.find("connect the process group") != std::string::npos);
   CHECK(message.find("rank 1") != std::string::npos);
+}
+
+TEST_CASE("train collectives: a bounded call returns its result, rethrows its error, and gives up on one that never returns",
+          "[train][c10d]") {
+  CHECK(call_within(std::chrono::seconds(5), [] { return 42; }) == std::optional<int>(42));
+  CHECK_THROWS_WITH(call_within(std::chrono::seconds(5), []() -> int { throw std::runtime_error("store said no"); }),
+                    "store said no");
+  // A call stuck for good (a store reply that never comes) is left behind, owning its state.
+  auto never = std::make_shared<std::promise<void>>();
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(call_within(std::chrono::milliseconds(100), [never] {
+                never->get_future().wait_for(std::chrono::seconds(30));
+                return 1;
+              }).has_value());
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  never->set_value();  // lets the stranded thread end before the test binary does
 }
