@@ -23,7 +23,7 @@
 
 #include "model/gpt.hpp"
 #include "model/model_catalog.hpp"
-#include "preflight/rank_session.hpp"
+#include "program/rank_session.hpp"
 #include "repair/in_place.hpp"
 #include "train/c10d_replicator.hpp"
 #include "train/collective_guard.hpp"

@@ -6,6 +6,7 @@
 
 #include "core/finding.hpp"
 #include "core/inventory.hpp"
+#include "core/optimizer_entry.hpp"
 #include "ledger/ledger.hpp"
 
 namespace metaguard {
@@ -30,14 +31,6 @@ struct DataNeeds {
     }
     return true;
   }
-};
-
-// A tensor an optimizer holds, as data.
-struct OptimizerEntry {
-  std::string label;          // "param_groups[0][3]"
-  std::string expected_name;  // the module tensor it was built for, when known
-  uint64_t tensor_key = 0;
-  std::string device;
 };
 
 // Everything a check may read. Only `inventory` is required; checks that need more skip

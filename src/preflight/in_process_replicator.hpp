@@ -1,5 +1,5 @@
 #pragma once
-#include "preflight/init_program.hpp"
+#include "program/init_program.hpp"
 
 namespace metaguard {
 

@@ -12,7 +12,7 @@
 #include "core/errors.hpp"
 #include "model/model_catalog.hpp"
 #include "preflight/in_process_replicator.hpp"
-#include "preflight/init_program.hpp"
+#include "program/init_program.hpp"
 
 namespace metaguard {
 namespace {
@@ -65,156 +65,193 @@ void mark_filled_keys_repaired(RankSession& session, std::vector<Finding>& findi
   }
 }
 
-}  // namespace
+// One preflight: the flags checked (bad input stops before any model is built), every
+// simulated rank built on meta, the initialization program run for all of them with a guard
+// point after each phase, and the report.
+class PreflightRun {
+ public:
+  explicit PreflightRun(const PreflightOptions& options);
+  PreflightRun(const PreflightRun&) = delete;
+  PreflightRun& operator=(const PreflightRun&) = delete;
 
-Report run_preflight(const PreflightOptions& options) {
+  Report run();
+
+ private:
+  void build_ranks();
+  // A guard point that keeps going: in a simulation, what repair could not clear is reported
+  // and the later phases still run.
+  void checked_point(RankSession& rank, const std::string& phase, DataNeeds needs, const GuardExtras& extras);
+  void guard_point(const std::string& phase, DataNeeds needs, bool cross_rank);
+  nlohmann::json load();
+  Report report(const nlohmann::json& load_summary);
+
+  const PreflightOptions& options_;
+  GPTConfig config_;
+  std::optional<LoRAConfig> lora_;
+  InitPlan plan_;
+  std::optional<std::string> checkpoint_path_;
+  std::optional<CheckpointFile> checkpoint_;  // plan_.checkpoint points here
+  Precision precision_ = Precision::True32;
+  std::string device_label_;
+  std::optional<int64_t> device_memory_;
+  GuardConfig guard_;
+  std::vector<std::unique_ptr<RankSession>> ranks_;
+  std::unique_ptr<InProcessReplicator> replicator_;
+};
+
+PreflightRun::PreflightRun(const PreflightOptions& options) : options_(options) {
   ModelSource model = resolve_model(options.model);
-  GPTConfig config = model.config;
-  std::optional<LoRAConfig> lora = parse_lora_spec(options.lora);
-  check_lora_fits(config, lora);
+  config_ = model.config;
+  lora_ = parse_lora_spec(options.lora);
+  check_lora_fits(config_, lora_);
 
-  InitPlan plan;
-  plan.world_size = options.world_size;
-  plan.seed = options.seed;
-  plan.threads = options.threads;
-  plan.faults = parse_faults(options.inject);
-  for (Fault fault : plan.faults) {
+  plan_.world_size = options.world_size;
+  plan_.seed = options.seed;
+  plan_.threads = options.threads;
+  plan_.faults = parse_faults(options.inject);
+  for (Fault fault : plan_.faults) {
     if (train_only(fault)) {
       throw InputError(fmt::format("--inject {}: needs a real optimizer or device move; run it with 'metaguard train'",
                                    to_string(fault)));
     }
   }
-  plan.offload = options.offload;
+  plan_.offload = options.offload;
   // Opening reads the file's metadata only; a bad file is the reader's InputError (exit 2).
   // A LitGPT checkpoint directory given as --model brings its lit_model.pth.
-  std::optional<std::string> checkpoint_path = options.checkpoint;
-  if (!checkpoint_path && !model.checkpoint.empty()) checkpoint_path = model.checkpoint;
-  std::optional<CheckpointFile> checkpoint;
-  if (checkpoint_path) {
-    checkpoint.emplace(CheckpointFile::open(*checkpoint_path));
-    plan.checkpoint = &*checkpoint;
+  checkpoint_path_ = options.checkpoint;
+  if (!checkpoint_path_ && !model.checkpoint.empty()) checkpoint_path_ = model.checkpoint;
+  if (checkpoint_path_) {
+    checkpoint_.emplace(CheckpointFile::open(*checkpoint_path_));
+    plan_.checkpoint = &*checkpoint_;
   }
   if (options.init && *options.init != "meta" && *options.init != "direct") {
     throw InputError(fmt::format("--init: expected meta or direct, got '{}'", *options.init));
   }
-  plan.meta_init = options.init ? *options.init == "meta" : (options.world_size > 1 || any_needs_meta_build(plan.faults));
-  check_plan(plan, config, lora);
+  plan_.meta_init = options.init ? *options.init == "meta" : (options.world_size > 1 || any_needs_meta_build(plan_.faults));
+  check_plan(plan_, config_, lora_);
   const auto parsed_precision = parse_precision(options.precision);
   if (!parsed_precision) {
     throw InputError(fmt::format("--precision '{}': expected one of {}", options.precision,
                                  fmt::join(precision_names(), ", ")));
   }
-  const Precision precision = *parsed_precision;
+  precision_ = *parsed_precision;
   if (options.device != "cpu" && options.device != "cuda") {
     throw InputError(fmt::format("--device '{}': expected cpu or cuda", options.device));
   }
-  const std::string device_label = options.device == "cuda" ? "cuda" : "";
-  std::optional<int64_t> device_memory;
+  device_label_ = options.device == "cuda" ? "cuda" : "";
   if (options.device_memory) {
-    device_memory = parse_byte_size(*options.device_memory);
-    if (!device_memory) {
+    device_memory_ = parse_byte_size(*options.device_memory);
+    if (!device_memory_) {
       throw InputError(fmt::format("--device-memory '{}': expected a size such as 80GiB, 40GB or 512MiB",
                                    *options.device_memory));
     }
   }
 
-  GuardConfig guard;
-  guard.policy = options.repair ? GuardPolicy::Repair : GuardPolicy::Warn;
-  guard.lora_run = lora.has_value();
-  guard.repair.seed = plan.seed;
-  guard.repair.threads = plan.threads;
-  guard.repair.select = [&plan](const LiveTensor& live) { return !plan.offloaded(live.name); };  // repair leaves them
+  guard_.policy = options.repair ? GuardPolicy::Repair : GuardPolicy::Warn;
+  guard_.lora_run = lora_.has_value();
+  guard_.repair.seed = plan_.seed;
+  guard_.repair.threads = plan_.threads;
+  guard_.repair.select = [this](const LiveTensor& live) { return !plan_.offloaded(live.name); };  // repair leaves them
+}
 
+void PreflightRun::build_ranks() {
   // Every rank builds on meta: a dry run allocates nothing, whatever the model's size.
-  std::vector<std::unique_ptr<RankSession>> ranks;
-  for (int r = 0; r < plan.world_size; ++r) {
+  for (int r = 0; r < plan_.world_size; ++r) {
     BuildOptions build;
     build.device = torch::kMeta;
-    build.seed = plan.seed;
-    GPT model = build_gpt(config, lora, build);
-    if (lora) model->mark_only_lora_trainable();
-    ranks.push_back(std::make_unique<RankSession>(r, std::move(model), /*dry_run=*/true, guard));
+    build.seed = plan_.seed;
+    GPT model = build_gpt(config_, lora_, build);
+    if (lora_) model->mark_only_lora_trainable();
+    ranks_.push_back(std::make_unique<RankSession>(r, std::move(model), /*dry_run=*/true, guard_));
   }
-  InProcessReplicator replicator(*ranks[0]);
-  for (size_t r = 1; r < ranks.size(); ++r) {
-    RankSession* session = ranks[r].get();
+  replicator_ = std::make_unique<InProcessReplicator>(*ranks_[0]);
+  for (size_t r = 1; r < ranks_.size(); ++r) {
+    RankSession* session = ranks_[r].get();
     // Repairing a divergence is a re-broadcast from rank 0.
-    session->guard().set_replicate([&replicator, session](const std::vector<std::string>& names) {
-      return replicator.replicate(*session, names);
+    session->guard().set_replicate([replicator = replicator_.get(), session](const std::vector<std::string>& names) {
+      return replicator->replicate(*session, names);
     });
   }
+}
 
-  // A guard point that keeps going: in a simulation, what repair could not clear is reported
-  // and the later phases still run.
-  auto checked_point = [](RankSession& rank, const std::string& phase, DataNeeds needs, const GuardExtras& extras) {
-    try {
-      rank.keep(rank.guard().check_point(phase, needs, extras));
-    } catch (const GuardFailure& failure) {
-      rank.keep(failure.findings());
-    }
-  };
-  auto guard_point = [&](const std::string& phase, DataNeeds needs, bool cross_rank) {
-    std::vector<Inventory> snapshots;
-    std::vector<const Inventory*> pointers;
-    if (cross_rank) {
-      for (auto& rank : ranks) snapshots.push_back(rank->walker().snapshot());
-      for (auto& snapshot : snapshots) pointers.push_back(&snapshot);
-    }
-    for (size_t r = 0; r < ranks.size(); ++r) {
-      GuardExtras extras;
-      if (cross_rank) extras.ranks = &pointers;
-      checked_point(*ranks[r], phase, needs, extras);
-      // Later ranks compare against this rank's state as it is now, repairs included
-      // (without --repair, a check changes nothing).
-      if (cross_rank && options.repair) snapshots[r] = ranks[r]->walker().snapshot();
-    }
-  };
+void PreflightRun::checked_point(RankSession& rank, const std::string& phase, DataNeeds needs,
+                                 const GuardExtras& extras) {
+  try {
+    rank.keep(rank.guard().check_point(phase, needs, extras));
+  } catch (const GuardFailure& failure) {
+    rank.keep(failure.findings());
+  }
+}
 
+void PreflightRun::guard_point(const std::string& phase, DataNeeds needs, bool cross_rank) {
+  std::vector<Inventory> snapshots;
+  std::vector<const Inventory*> pointers;
+  if (cross_rank) {
+    for (auto& rank : ranks_) snapshots.push_back(rank->walker().snapshot());
+    for (auto& snapshot : snapshots) pointers.push_back(&snapshot);
+  }
+  for (size_t r = 0; r < ranks_.size(); ++r) {
+    GuardExtras extras;
+    if (cross_rank) extras.ranks = &pointers;
+    checked_point(*ranks_[r], phase, needs, extras);
+    // Later ranks compare against this rank's state as it is now, repairs included
+    // (without --repair, a check changes nothing).
+    if (cross_rank && options_.repair) snapshots[r] = ranks_[r]->walker().snapshot();
+  }
+}
+
+// load: rank 0 reads the checkpoint; it must then hold every parameter and persistent buffer
+// (the others receive them at broadcast). Returns the report's "load" section.
+nlohmann::json PreflightRun::load() {
+  std::vector<LoadResult> loads;
+  for (auto& rank : ranks_) loads.push_back(run_load_step(*rank, plan_));
+  for (auto& rank : ranks_) {
+    DataNeeds needs = plan_.loads_on(rank->rank()) ? DataNeeds::persistent() : DataNeeds::none();
+    checked_point(*rank, "load", needs, GuardExtras{});
+  }
+  for (auto& rank : ranks_) {
+    LoadResult& loaded = loads[static_cast<size_t>(rank->rank())];
+    if (options_.repair) mark_filled_keys_repaired(*rank, loaded.findings);
+    rank->keep(loaded.findings);
+  }
+  return {{"checkpoint", plan_.checkpoint->path()},
+          {"format", plan_.checkpoint->contents().format},
+          {"entries", plan_.checkpoint->tensors().size()},
+          {"loaded_on_rank0", loads.front().loaded.size()}};
+}
+
+Report PreflightRun::run() {
+  build_ranks();
   // init: the build as it came out of the constructor, then the first values.
-  for (auto& rank : ranks) {
+  for (auto& rank : ranks_) {
     rank->guard().record("init");
-    run_init_step(*rank, plan);
+    run_init_step(*rank, plan_);
   }
-  guard_point("init", plan.meta_init ? DataNeeds::none() : DataNeeds::all(), false);
+  guard_point("init", plan_.meta_init ? DataNeeds::none() : DataNeeds::all(), false);
   nlohmann::json load_summary;
-  if (plan.checkpoint) {
-    // load: rank 0 reads the checkpoint; it must then hold every parameter and persistent
-    // buffer (the others receive them at broadcast).
-    std::vector<LoadResult> loads;
-    for (auto& rank : ranks) loads.push_back(run_load_step(*rank, plan));
-    for (auto& rank : ranks) {
-      DataNeeds needs = plan.loads_on(rank->rank()) ? DataNeeds::persistent() : DataNeeds::none();
-      checked_point(*rank, "load", needs, GuardExtras{});
-    }
-    for (auto& rank : ranks) {
-      LoadResult& load = loads[static_cast<size_t>(rank->rank())];
-      if (options.repair) mark_filled_keys_repaired(*rank, load.findings);
-      rank->keep(load.findings);
-    }
-    load_summary = {{"checkpoint", plan.checkpoint->path()},
-                    {"format", plan.checkpoint->contents().format},
-                    {"entries", plan.checkpoint->tensors().size()},
-                    {"loaded_on_rank0", loads.front().loaded.size()}};
-  }
-  if (plan.world_size > 1) {
-    for (auto& rank : ranks) run_broadcast_step(*rank, plan, replicator);
+  if (plan_.checkpoint) load_summary = load();
+  if (plan_.world_size > 1) {
+    for (auto& rank : ranks_) run_broadcast_step(*rank, plan_, *replicator_);
     guard_point("broadcast", DataNeeds::persistent(), true);
   }
-  for (auto& rank : ranks) {
-    run_materialize_step(*rank, plan);
+  for (auto& rank : ranks_) {
+    run_materialize_step(*rank, plan_);
     rank->guard().record("materialize");
   }
   // The trainer's first forward is the validation before step 1 (where LitGPT's bug struck).
-  guard_point("before-validation", DataNeeds::all(), plan.world_size > 1);
+  guard_point("before-validation", DataNeeds::all(), plan_.world_size > 1);
+  return report(load_summary);
+}
 
+Report PreflightRun::report(const nlohmann::json& load_summary) {
   Report report;
   report.command = "preflight";
-  report.source = options.model;
+  report.source = options_.model;
   nlohmann::json memory = nlohmann::json::array();
   std::vector<MemoryRow> memory_rows_all;
-  for (auto& rank : ranks) {
+  for (auto& rank : ranks_) {
     Inventory final_inventory = rank->walker().snapshot();
-    for (const auto& row : memory_rows(rank->rank(), final_inventory, precision, device_label)) {
+    for (const auto& row : memory_rows(rank->rank(), final_inventory, precision_, device_label_)) {
       memory.push_back(memory_json(row));
       memory_rows_all.push_back(row);
     }
@@ -232,23 +269,28 @@ Report run_preflight(const PreflightOptions& options) {
   all_ranks.assign_storage_ids();
   report.tensors = all_ranks.tensors();
   report.extra["memory"] = memory;
-  if (device_memory) {
-    for (auto& finding : memory_budget_findings(memory_rows_all, *device_memory, "materialize")) {
+  if (device_memory_) {
+    for (auto& finding : memory_budget_findings(memory_rows_all, *device_memory_, "materialize")) {
       report.findings.push_back(std::move(finding));
     }
   }
   if (!load_summary.is_null()) report.extra["load"] = load_summary;
   std::vector<std::string> fault_list;
-  for (Fault fault : plan.faults) fault_list.emplace_back(to_string(fault));
+  for (Fault fault : plan_.faults) fault_list.emplace_back(to_string(fault));
   report.extra["preflight"] = {
-      {"model", config.name},       {"lora", lora ? lora->to_spec() : "none"},
-      {"world_size", plan.world_size}, {"init", plan.meta_init ? "meta" : "direct"},
-      {"faults", fault_list},       {"repair", options.repair},       {"offload", options.offload},
-      {"seed", plan.seed},          {"precision", options.precision}, {"device", options.device},          {"phases", distinct_phases(ranks[0]->ledger().phases())},
-      {"checkpoint", checkpoint_path ? nlohmann::json(*checkpoint_path) : nlohmann::json()},
+      {"model", config_.name},       {"lora", lora_ ? lora_->to_spec() : "none"},
+      {"world_size", plan_.world_size}, {"init", plan_.meta_init ? "meta" : "direct"},
+      {"faults", fault_list},       {"repair", options_.repair},       {"offload", options_.offload},
+      {"seed", plan_.seed},          {"precision", options_.precision}, {"device", options_.device},
+      {"phases", distinct_phases(ranks_[0]->ledger().phases())},
+      {"checkpoint", checkpoint_path_ ? nlohmann::json(*checkpoint_path_) : nlohmann::json()},
   };
   sort_findings(report.findings);
   return report;
 }
+
+}  // namespace
+
+Report run_preflight(const PreflightOptions& options) { return PreflightRun(options).run(); }
 
 }  // namespace metaguard

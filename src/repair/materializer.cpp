@@ -9,6 +9,7 @@
 
 #include "core/hashing.hpp"
 #include "repair/in_place.hpp"
+#include "repair/recipe_fill.hpp"
 
 namespace metaguard {
 namespace {

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "repair/recipe_fill.hpp"
 #include "walk/tensor_declarations.hpp"
 
 namespace metaguard {

@@ -2,7 +2,7 @@
 #include <string>
 #include <vector>
 
-#include "preflight/init_program.hpp"
+#include "program/init_program.hpp"
 #include "train/communicator.hpp"
 
 namespace metaguard {

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "guard/guard.hpp"
-#include "preflight/init_program.hpp"
+#include "program/init_program.hpp"
 #include "train/communicator.hpp"
 #include "train/replica_comparison.hpp"
 #include "train/run_stopped.hpp"

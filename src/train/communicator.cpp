@@ -20,6 +20,7 @@
 
 #include "compat/torch_compat.hpp"
 #include "core/errors.hpp"
+#include "train/failure_diagnosis.hpp"
 #include "train/heartbeat.hpp"
 #include "train/host_identity.hpp"
 #include "train/side_channel.hpp"
@@ -59,15 +60,6 @@ struct Communicator::Distributed {
   // Declared last, so destroyed first: it stops before anything it reports on goes away,
   // also when the constructor of the Communicator throws halfway.
   std::unique_ptr<Heartbeat> heartbeat;
-
-  // "host node7 at 10.0.0.2 on eth1", as far as the store knows the rank's host.
-  std::string host_of(int rank) {
-    try {
-      if (auto host = side.get("host", rank)) return "host " + *host;
-    } catch (const std::exception&) {
-    }
-    return "host unknown";
-  }
 };
 
 Communicator::Communicator() = default;
@@ -270,50 +262,9 @@ void Communicator::fail(const std::string& what, const std::string& error) {
   std::vector<int> missing;
   std::vector<std::string> lines;
   try {
-    // Said first: a peer diagnosing the same failure sees this rank as stopped by it, not as
-    // its cause, even if this rank has exited by the time the peer looks.
-    if (!dist_->side.set("collective-failed", rank_, std::to_string(sequence_))) {
-      throw StoreUnreachable("the store did not take this rank's failure");
-    }
-    std::map<int, std::optional<std::string>> progress;
-    std::map<int, int64_t> before;
-    for (int r = 0; r < world_size_; ++r) {
-      if (r == rank_) continue;
-      progress[r] = dist_->side.get("progress", r);
-      before[r] = dist_->side.counter("heartbeat", r);
-    }
-    // A live rank bumps its heartbeat every 250 ms; three intervals without one is death.
-    std::this_thread::sleep_for(3 * kHeartbeatInterval);
-    std::vector<int> also_failed;
-    for (auto& [r, its_progress] : progress) {
-      const std::optional<std::string> reason = dist_->side.get("failed", r);
-      const bool saw_it_fail = dist_->side.get("collective-failed", r).has_value();
-      const int64_t after = dist_->side.counter("heartbeat", r);
-      std::string seen = "it never entered a collective";
-      int64_t its_sequence = 0;
-      if (its_progress) {
-        auto bar = its_progress->find('|');
-        its_sequence = std::stoll(its_progress->substr(0, bar));
-        seen = fmt::format("last seen entering collective #{} ({})", its_sequence, its_progress->substr(bar + 1));
-      }
-      if (reason) {
-        missing.push_back(r);
-        lines.push_back(fmt::format("rank {} stopped ({}): {}", r, dist_->host_of(r), *reason));
-      } else if (saw_it_fail) {
-        also_failed.push_back(r);
-      } else if (after == before[r]) {
-        missing.push_back(r);
-        lines.push_back(fmt::format("rank {} is gone (no heartbeat for {} ms: dead or frozen; {}; {})", r,
-                                    (3 * kHeartbeatInterval).count(), dist_->host_of(r), seen));
-      } else if (its_sequence < sequence_) {
-        missing.push_back(r);
-        lines.push_back(fmt::format("rank {} is alive but never arrived ({}; {})", r, dist_->host_of(r), seen));
-      }
-    }
-    if (!also_failed.empty()) {
-      lines.push_back(fmt::format("{} {} saw it fail too", also_failed.size() == 1 ? "rank" : "ranks",
-                                  fmt::join(also_failed, ", ")));
-    }
+    FailureDiagnosis diagnosis = diagnose_failure(dist_->side, rank_, world_size_, sequence_);
+    missing = std::move(diagnosis.missing);
+    lines = std::move(diagnosis.lines);
   } catch (const std::exception&) {
     // The store no longer answers (the side channel then sends nothing more).
     missing.clear();

@@ -6,7 +6,7 @@
 #include <torch/optim/adamw.h>
 #include <torch/types.h>
 
-#include "preflight/rank_session.hpp"
+#include "program/rank_session.hpp"
 #include "train/run_state.hpp"
 
 namespace metaguard {

@@ -14,7 +14,7 @@
 #include "core/shipped_files.hpp"
 #include "model/gpt.hpp"
 #include "model/model_catalog.hpp"
-#include "preflight/init_program.hpp"
+#include "program/init_program.hpp"
 #include "train/batch_plan.hpp"
 #include "train/run_checkpoint.hpp"
 #include "walk/module_walker.hpp"

@@ -18,7 +18,7 @@
 #include "core/yaml_document.hpp"
 #include "load/checkpoint_saver.hpp"
 #include "load/qkv_layout.hpp"
-#include "preflight/init_program.hpp"
+#include "program/init_program.hpp"
 #include "report/report_json.hpp"
 #include "train/stop_signal.hpp"
 #include "walk/module_registries.hpp"
@@ -109,7 +109,7 @@ void Trainer::build() {
   guard_ = std::make_unique<CollectiveGuard>(*session_, communicator_, *replicator_, setup_.threads);
 }
 
-void Trainer::initialize() {
+InitPlan Trainer::init_plan() const {
   InitPlan plan;
   plan.world_size = world_;
   plan.meta_init = setup_.meta_init;
@@ -118,65 +118,18 @@ void Trainer::initialize() {
   plan.device = device_;
   plan.threads = setup_.threads;
   plan.checkpoint = setup_.checkpoint.get();
+  return plan;
+}
 
+void Trainer::initialize() {
+  const InitPlan plan = init_plan();
   // init: the build as constructed, then the first values (rank 0; every rank under some faults).
   phase_ = "init";
   session_->guard().record("init");
   run_init_step(*session_, plan);
   guard_point("init", setup_.meta_init ? DataNeeds::none() : DataNeeds::all());
-
-  // load: rank 0 reads --checkpoint's base weights (src/load, in place; under
-  // partial-checkpoint some keys are hidden), then --resume's adapters (or whole model).
-  if (plan.checkpoint || setup_.resume) {
-    phase_ = "load";
-    std::vector<Finding> load_findings;
-    if (plan.checkpoint) {
-      LoadResult load = run_load_step(*session_, plan);
-      load_findings = load.findings;
-      if (!load.loaded.empty()) {
-        log(fmt::format("rank {}: loaded {} tensors ({:.1f} MB) from {}", rank_, load.loaded.size(),
-                        static_cast<double>(load.bytes_read) / 1e6, plan.checkpoint->path()));
-      }
-    }
-    if (setup_.resume && rank_ == 0) {
-      auto loaded = RunCheckpoint::load_weights(setup_.options.resume, *setup_.resume, *session_, device_);
-      log(fmt::format("resumed {} tensors from {} (step {})", loaded.size(), setup_.options.resume, setup_.resume->step));
-    }
-    const bool holds_data = plan.checkpoint ? plan.loads_on(rank_) || !setup_.meta_init : rank_ == 0 || !setup_.meta_init;
-    try {
-      guard_point("load", holds_data ? DataNeeds::persistent() : DataNeeds::none());
-    } catch (const RunStopped&) {
-      session_->keep(load_findings);  // the loader's own findings (missing-key, ...) explain the stop
-      throw;
-    }
-    // A key the file lacked counts as repaired once the guard filled its tensor.
-    Inventory now = session_->walker().snapshot();
-    for (auto& finding : load_findings) {
-      const TensorRecord* record = finding.tensor ? now.find(*finding.tensor) : nullptr;
-      if (finding.code == "missing-key" && record && record->has_data()) finding.repaired = true;
-    }
-    session_->keep(load_findings);
-  }
-
-  // broadcast: rank 0 sends parameters and persistent buffers; the others receive them.
-  if (world_ > 1) {
-    phase_ = "broadcast";
-    if (rank_ == 0) {
-      if (plan.broadcasts()) replicator_->replicate(*session_, replicated_names(*session_));
-    } else {
-      run_broadcast_step(*session_, plan, *replicator_);
-    }
-    GuardPointOptions compare;
-    compare.compare_replicas = true;
-    guard_point("broadcast", DataNeeds::persistent(), compare);
-    const auto& comparison = guard_->last_comparison();
-    if (rank_ == 0 && !comparison.inventories.empty()) {
-      log(fmt::format("broadcast verified: content hashes of {} tensors compared across {} ranks ({:.3f} s hashing, "
-                      "{:.3f} s exchange)",
-                      comparison.inventories.front().size(), world_, comparison.hash_seconds, comparison.exchange_seconds));
-    }
-  }
-
+  if (plan.checkpoint || setup_.resume) load(plan);
+  if (world_ > 1) broadcast(plan);
   // materialize: every rank recomputes its derived buffers (recorded, not a guard point).
   // move-with-meta skips it and relies on moving the model instead (the bug).
   phase_ = "materialize";
@@ -194,6 +147,58 @@ void Trainer::initialize() {
     transfer.target_device = target.str();
     guard_point("before-transfer", DataNeeds::all(), transfer);
     session_->model()->to(target);
+  }
+}
+
+// load: rank 0 reads --checkpoint's base weights (src/load, in place; under partial-checkpoint
+// some keys are hidden), then --resume's adapters (or whole model).
+void Trainer::load(const InitPlan& plan) {
+  phase_ = "load";
+  std::vector<Finding> load_findings;
+  if (plan.checkpoint) {
+    LoadResult loaded = run_load_step(*session_, plan);
+    load_findings = loaded.findings;
+    if (!loaded.loaded.empty()) {
+      log(fmt::format("rank {}: loaded {} tensors ({:.1f} MB) from {}", rank_, loaded.loaded.size(),
+                      static_cast<double>(loaded.bytes_read) / 1e6, plan.checkpoint->path()));
+    }
+  }
+  if (setup_.resume && rank_ == 0) {
+    auto loaded = RunCheckpoint::load_weights(setup_.options.resume, *setup_.resume, *session_, device_);
+    log(fmt::format("resumed {} tensors from {} (step {})", loaded.size(), setup_.options.resume, setup_.resume->step));
+  }
+  const bool holds_data = plan.checkpoint ? plan.loads_on(rank_) || !setup_.meta_init : rank_ == 0 || !setup_.meta_init;
+  try {
+    guard_point("load", holds_data ? DataNeeds::persistent() : DataNeeds::none());
+  } catch (const RunStopped&) {
+    session_->keep(load_findings);  // the loader's own findings (missing-key, ...) explain the stop
+    throw;
+  }
+  // A key the file lacked counts as repaired once the guard filled its tensor.
+  Inventory now = session_->walker().snapshot();
+  for (auto& finding : load_findings) {
+    const TensorRecord* record = finding.tensor ? now.find(*finding.tensor) : nullptr;
+    if (finding.code == "missing-key" && record && record->has_data()) finding.repaired = true;
+  }
+  session_->keep(load_findings);
+}
+
+// broadcast: rank 0 sends parameters and persistent buffers; the others receive them.
+void Trainer::broadcast(const InitPlan& plan) {
+  phase_ = "broadcast";
+  if (rank_ == 0) {
+    if (plan.broadcasts()) replicator_->replicate(*session_, replicated_names(*session_));
+  } else {
+    run_broadcast_step(*session_, plan, *replicator_);
+  }
+  GuardPointOptions compare;
+  compare.compare_replicas = true;
+  guard_point("broadcast", DataNeeds::persistent(), compare);
+  const auto& comparison = guard_->last_comparison();
+  if (rank_ == 0 && !comparison.inventories.empty()) {
+    log(fmt::format("broadcast verified: content hashes of {} tensors compared across {} ranks ({:.3f} s hashing, "
+                    "{:.3f} s exchange)",
+                    comparison.inventories.front().size(), world_, comparison.hash_seconds, comparison.exchange_seconds));
   }
 }
 
@@ -545,93 +550,105 @@ Report Trainer::run_report(const Report& own, int& exit_code) {
   return report;
 }
 
-TrainResult Trainer::run() {
-  int exit_code = 0;
-  std::string error;
+void Trainer::announce_start() {
+  if (!setup_.options.out.empty()) fs::create_directories(setup_.options.out);
+  printer_.line(fmt::format(
+      "metaguard train: {} (LoRA {}), {} rank(s), global batch {} = {} x {} micro-batch(es) of {} per rank, seq {}, "
+      "{} steps, on-meta {}{}",
+      setup_.config.name, setup_.lora_spec(), world_, plan_.global_batch(), world_, plan_.micro_steps(),
+      plan_.micro_batch(), plan_.seq_len(), setup_.options.steps, to_string(setup_.policy),
+      setup_.faults.empty() ? "" : fmt::format(", injected: {}", fmt::join(setup_.options.inject, " "))));
+}
+
+int Trainer::run_phases(std::string& error) {
   try {
-    if (!setup_.options.out.empty() && rank_ == 0) fs::create_directories(setup_.options.out);
-    if (rank_ == 0) {
-      printer_.line(fmt::format(
-          "metaguard train: {} (LoRA {}), {} rank(s), global batch {} = {} x {} micro-batch(es) of {} per rank, seq {}, "
-          "{} steps, on-meta {}{}",
-          setup_.config.name, setup_.lora_spec(), world_, plan_.global_batch(), world_, plan_.micro_steps(),
-          plan_.micro_batch(), plan_.seq_len(), setup_.options.steps, to_string(setup_.policy),
-          setup_.faults.empty() ? "" : fmt::format(", injected: {}", fmt::join(setup_.options.inject, " "))));
-    }
+    if (rank_ == 0) announce_start();
     torch::set_num_threads(setup_.threads);
     build();
     if (setup_.has(Fault::OptimizerBeforeReplace)) prepare_optimizer();  // on the meta model: the bug
     initialize();
     prepare_optimizer();
     train();
+    return 0;
   } catch (const RunStopped& stop) {
     stopped_ = StopReason{stop.phase(), stop.ranks().empty() ? std::nullopt : std::optional<int>(stop.ranks().front()), stop.what()};
     error = stop.what();
-    exit_code = 1;
+    return 1;
   } catch (const CollectiveFailure& failure) {
     stopped_ = StopReason{phase_, failure.missing().empty() ? std::nullopt : std::optional<int>(failure.missing().front()),
                           failure.what()};
     lost_ranks_.insert(failure.missing().begin(), failure.missing().end());
     error = failure.what();
-    exit_code = 1;
+    return 1;
   } catch (const InputError& input) {
-    error = input.what();
-    stopped_ = StopReason{phase_, rank_, error};
-    communicator_.announce_failure(fmt::format("bad input at {}: {}", phase_, error));
-    communicator_.leave();
-    exit_code = 2;
+    return stop_alone(fmt::format("bad input at {}", phase_), input.what(), 2, error);
   } catch (const c10::Error& torch_error) {
-    error = torch_error.what_without_backtrace();
-    stopped_ = StopReason{phase_, rank_, error};
-    communicator_.announce_failure(fmt::format("error at {}: {}", phase_, error));
-    communicator_.leave();
-    exit_code = 1;
+    return stop_alone(fmt::format("error at {}", phase_), torch_error.what_without_backtrace(), 1, error);
   } catch (const std::exception& other) {
-    error = fmt::format("internal error (a bug, please report it): {}", other.what());
-    stopped_ = StopReason{phase_, rank_, error};
-    communicator_.announce_failure(fmt::format("error at {}: {}", phase_, error));
-    communicator_.leave();
-    exit_code = 3;
+    return stop_alone(fmt::format("error at {}", phase_),
+                      fmt::format("internal error (a bug, please report it): {}", other.what()), 3, error);
   }
-  printer_.finish();
-  if (!error.empty()) {
-    log(fmt::format("metaguard: rank {} stopped at {}: {}", rank_, stopped_ ? stopped_->phase : phase_, error));
-    if (session_) {
-      size_t shown = 0, open = 0;
-      for (const auto& finding : session_->findings()) {
-        if (finding.severity != Severity::Error || finding.repaired || finding.allowed) continue;
-        if (++open <= 8) {
-          log(fmt::format("  [{}] {}", finding.code, finding.message));
-          ++shown;
-        }
-      }
-      if (open > shown) log(fmt::format("  ... and {} more error findings (all in the report)", open - shown));
-    }
-  }
+}
 
-  TrainResult result;
-  result.rank_report = rank_report(exit_code, error);
-  const std::string out = setup_.options.out;
-  try {
-    if (!out.empty()) {
-      fs::create_directories(out);
-      write_file_atomically((fs::path(out) / fmt::format("rank{}.json", rank_)).string(),
-                            report_to_json(result.rank_report).dump(2) + "\n");
+int Trainer::stop_alone(const std::string& where, const std::string& what, int exit_code, std::string& error) {
+  error = what;
+  stopped_ = StopReason{phase_, rank_, error};
+  communicator_.announce_failure(fmt::format("{}: {}", where, error));
+  communicator_.leave();
+  return exit_code;
+}
+
+void Trainer::log_stop(const std::string& error) const {
+  log(fmt::format("metaguard: rank {} stopped at {}: {}", rank_, stopped_ ? stopped_->phase : phase_, error));
+  if (!session_) return;
+  size_t shown = 0, open = 0;
+  for (const auto& finding : session_->findings()) {
+    if (finding.severity != Severity::Error || finding.repaired || finding.allowed) continue;
+    if (++open <= 8) {
+      log(fmt::format("  [{}] {}", finding.code, finding.message));
+      ++shown;
     }
+  }
+  if (open > shown) log(fmt::format("  ... and {} more error findings (all in the report)", open - shown));
+}
+
+void Trainer::write_rank_report(const Report& report) const {
+  const std::string out = setup_.options.out;
+  if (out.empty()) return;
+  try {
+    fs::create_directories(out);
+    write_file_atomically((fs::path(out) / fmt::format("rank{}.json", rank_)).string(),
+                          report_to_json(report).dump(2) + "\n");
   } catch (const std::exception& write_error) {
     log(fmt::format("metaguard: rank {} could not write its report: {}", rank_, error_text(write_error)));
   }
+}
+
+void Trainer::post_result(const Report& own, int exit_code, const std::string& error) {
+  Report message;
+  message.command = "train";
+  message.source = setup_.config.name;
+  message.findings = own.findings;
+  message.extra = {{"exit_code", exit_code}, {"phase", phase_},
+                   {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)}};
+  communicator_.post_result(report_to_json(message).dump());
+}
+
+TrainResult Trainer::run() {
+  std::string error;
+  int exit_code = run_phases(error);
+  printer_.finish();
+  if (!error.empty()) log_stop(error);
+
+  TrainResult result;
+  result.rank_report = rank_report(exit_code, error);
+  write_rank_report(result.rank_report);
   if (rank_ != 0) {
-    Report result_message;
-    result_message.command = "train";
-    result_message.source = setup_.config.name;
-    result_message.findings = result.rank_report.findings;
-    result_message.extra = {{"exit_code", exit_code}, {"phase", phase_},
-                            {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)}};
-    communicator_.post_result(report_to_json(result_message).dump());
+    post_result(result.rank_report, exit_code, error);
     result.exit_code = exit_code;
     return result;
   }
+  const std::string out = setup_.options.out;
   result.run_report = run_report(result.rank_report, exit_code);
   result.exit_code = std::max(exit_code, result.run_report->exit_code());
   result.run_report->extra["exit_code"] = result.exit_code;

@@ -8,7 +8,7 @@
 #include <torch/optim/adamw.h>
 
 #include "core/report.hpp"
-#include "preflight/rank_session.hpp"
+#include "program/rank_session.hpp"
 #include "train/batch_plan.hpp"
 #include "train/c10d_replicator.hpp"
 #include "train/collective_guard.hpp"
@@ -22,6 +22,8 @@
 #include "train/train_setup.hpp"
 
 namespace metaguard {
+
+struct InitPlan;
 
 struct TrainResult {
   int exit_code = 0;                 // CONTRACT.md: 0 done, 1 stopped or errors remain, 2 bad input, 3 bug
@@ -49,7 +51,12 @@ class Trainer {
 
  private:
   void build();
+  // The initialization program's phases for this rank: init, load, broadcast, materialize and,
+  // under move-with-meta, before-transfer; each ends at its guard point.
   void initialize();
+  InitPlan init_plan() const;
+  void load(const InitPlan& plan);
+  void broadcast(const InitPlan& plan);
   void prepare_optimizer();
   void replace_trainable_parameters();
   void train();
@@ -64,6 +71,16 @@ class Trainer {
   // The guard points of the training loop (before the first forward, each validation, each
   // save): every tensor needs its data, and the optimizer's references are checked too.
   void loop_guard_point(const std::string& phase);
+
+  // run()'s verbs: the phases (returns the exit code, fills `error` when the run stopped), a
+  // stop this rank caused (announced to the others, who then stop at once), the stop's log
+  // lines, this rank's report on disk, and, on ranks > 0, its result handed to rank 0.
+  int run_phases(std::string& error);
+  void announce_start();
+  int stop_alone(const std::string& where, const std::string& what, int exit_code, std::string& error);
+  void log_stop(const std::string& error) const;
+  void write_rank_report(const Report& report) const;
+  void post_result(const Report& own, int exit_code, const std::string& error);
 
   TrainingInfo training_info() const;
   Report rank_report(int exit_code, const std::string& error) const;

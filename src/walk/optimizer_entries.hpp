@@ -3,7 +3,7 @@
 
 #include <torch/optim/optimizer.h>
 
-#include "checks/check.hpp"
+#include "core/optimizer_entry.hpp"
 #include "walk/module_walker.hpp"
 
 namespace metaguard {

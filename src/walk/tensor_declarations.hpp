@@ -7,7 +7,7 @@
 
 #include <torch/types.h>
 
-#include "repair/init_recipe.hpp"
+#include "walk/init_recipe.hpp"
 
 namespace metaguard {
 

@@ -2,7 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "repair/init_recipe.hpp"
+#include "repair/recipe_fill.hpp"
 
 namespace metaguard::test {
 

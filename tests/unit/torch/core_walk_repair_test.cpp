@@ -3,6 +3,7 @@
 
 #include "guard/guard.hpp"
 #include "repair/in_place.hpp"
+#include "repair/recipe_fill.hpp"
 #include "checks/registry.hpp"
 #include "walk/module_walker.hpp"
 #include "walk/optimizer_entries.hpp"

@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
-#include "repair/init_recipe.hpp"
+#include "repair/recipe_fill.hpp"
 #include "repair/normal_sampler.hpp"
 
 using metaguard::InitRecipe;

@@ -19,7 +19,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "model/gpt.hpp"
-#include "preflight/init_program.hpp"
+#include "program/init_program.hpp"
 #include "support/paths.hpp"
 #include "train/bounded_call.hpp"
 #include "train/c10d_replicator.hpp"

@@ -1,4 +1,4 @@
-#include "preflight/init_program.hpp"
+#include "program/init_program.hpp"
 
 #include <memory>
 #include <unordered_map>

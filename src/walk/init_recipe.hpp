@@ -8,7 +8,8 @@
 
 namespace metaguard {
 
-// How a parameter or persistent buffer gets its first values. A recipe is data, not a
+// How a parameter or persistent buffer gets its first values: plain data that the model
+// declares (walk/tensor_declarations.hpp) and repair/recipe_fill.hpp carries out. Data, not a
 // closure, so metaguard can fill a tensor in fixed-size chunks, each from its own random
 // stream seeded by (run seed, tensor name, chunk): the bits do not depend on the number of
 // threads, the order of tensors, or the rank that runs it.
@@ -36,13 +37,5 @@ struct InitRecipe {
 
   std::string describe() const;
 };
-
-// Elements per independently seeded chunk. Fixed: changing it changes every init's bits.
-inline constexpr int64_t kInitChunkElements = int64_t{1} << 20;
-
-// Fills `tensor` (not meta, contiguous) in place by `recipe`, deterministically from
-// (run_seed, name). `threads` > 1 splits the chunks over that many threads.
-void fill_by_recipe(torch::Tensor& tensor, const InitRecipe& recipe, uint64_t run_seed,
-                    std::string_view name, int threads = 1);
 
 }  // namespace metaguard

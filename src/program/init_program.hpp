@@ -9,7 +9,7 @@
 #include "checkpoint/checkpoint_reader.hpp"
 #include "core/fault.hpp"
 #include "load/checkpoint_loader.hpp"
-#include "preflight/rank_session.hpp"
+#include "program/rank_session.hpp"
 
 namespace metaguard {
 

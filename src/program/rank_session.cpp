@@ -1,4 +1,4 @@
-#include "preflight/rank_session.hpp"
+#include "program/rank_session.hpp"
 
 namespace metaguard {
 
