@@ -4,7 +4,6 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -14,11 +13,13 @@
 #include "checkpoint/tensor_layout.hpp"
 #include "core/hashing.hpp"
 #include "core/errors.hpp"
+#include "core/parallel.hpp"
 #include "load/qkv_layout.hpp"
 #include "load/storage_reader.hpp"
 #include "model/gpt.hpp"
 #include "repair/in_place.hpp"
 #include "walk/dtype_names.hpp"
+#include "walk/tie_groups.hpp"
 
 namespace metaguard {
 namespace {
@@ -76,22 +77,6 @@ class FindingMaker {
   const LoadOptions& options_;
   const std::string& path_;
 };
-
-// Tied names are one TensorImpl. The member that declares the init recipe owns the tensor
-// (the embedding, not the head borrowing it): its key is tried first.
-std::vector<std::vector<LiveTensor*>> group_by_identity(const std::vector<LiveTensor*>& tensors) {
-  std::vector<std::vector<LiveTensor*>> groups;
-  std::unordered_map<const c10::TensorImpl*, size_t> index;
-  for (LiveTensor* live : tensors) {
-    auto [it, inserted] = index.emplace(live->tensor.unsafeGetTensorImpl(), groups.size());
-    if (inserted) groups.emplace_back();
-    groups[it->second].push_back(live);
-  }
-  for (auto& group : groups) {
-    std::stable_partition(group.begin(), group.end(), [](const LiveTensor* m) { return m->init_recipe() != nullptr; });
-  }
-  return groups;
-}
 
 std::string missing_message(const LiveTensor& live, const FindingMaker& maker, const CheckpointKeyMap& keys) {
   const std::string name = keys.layout() == QkvLayout::Grouped ? grouped_key(live.name) : live.name;
@@ -211,8 +196,8 @@ class StorageLoader {
 };
 
 // Runs the storages' work: stored records on `threads` workers, biggest first; deflated
-// ones (libzip streams are single-threaded) on this thread. The first error stops the rest
-// and is rethrown once every worker has finished.
+// ones (libzip streams are single-threaded) on this thread. An error stops the rest and is
+// rethrown once every worker has finished.
 uint64_t run_storage_work(std::vector<StorageWork>& work, const StorageLoader& loader, const StorageReader& reader,
                           int threads, std::vector<Note>& notes) {
   std::vector<const StorageWork*> parallel, serial;
@@ -225,45 +210,102 @@ uint64_t run_storage_work(std::vector<StorageWork>& work, const StorageLoader& l
   std::atomic<uint64_t> bytes{0};
   std::atomic<bool> failed{false};
   std::mutex mutex;
-  std::exception_ptr error;
-  auto worker = [&]() {
+  auto worker = [&](int, int) {
     std::vector<Note> mine;
-    for (size_t k = next++; k < parallel.size() && !failed; k = next++) {
-      try {
-        bytes += loader.run(*parallel[k], mine);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
+    try {
+      for (size_t k = next++; k < parallel.size() && !failed; k = next++) bytes += loader.run(*parallel[k], mine);
+    } catch (...) {
+      failed = true;  // the other workers stop at their next storage
+      throw;
     }
     std::lock_guard<std::mutex> lock(mutex);
     notes.insert(notes.end(), mine.begin(), mine.end());
   };
-  const size_t workers = std::min(parallel.size(), static_cast<size_t>(std::max(1, threads)));
-  std::vector<std::thread> pool;
-  for (size_t w = 1; w < workers; ++w) pool.emplace_back(worker);
-  worker();
-  for (auto& thread : pool) thread.join();
-  if (error) std::rethrow_exception(error);
+  run_parallel(static_cast<int>(std::min(parallel.size(), static_cast<size_t>(std::max(1, threads)))), worker);
   for (const StorageWork* item : serial) bytes += loader.run(*item, notes);
   return bytes;
 }
 
-}  // namespace
-
-LoadResult load_checkpoint(ModuleWalker& walker, TensorStateTracker& tracker, const CheckpointFile& file,
-                           const LoadOptions& options, Ledger* ledger) {
-  walker.snapshot();  // refresh handles: the tree may have changed since the last walk
-  const CheckpointKeyMap keys(file, options.keys, options.hide_keys);
-  const std::optional<QkvGeometry> geometry = model_geometry(walker);
-  const auto& entries = file.tensors();
-  const FindingMaker maker(options, file.path());
-  LoadResult result;
+// What loading decided before touching a tensor: which entry fills which tensor (jobs), and the
+// findings and ledger notes for keys that are missing, meta, mismatched or unexpected.
+struct LoadPlan {
+  std::vector<Job> jobs;
+  std::vector<Finding> findings;
   std::vector<Note> notes;
+};
 
-  // Plan: which entry fills which tensor, and what is wrong. Keys of tensors the caller
-  // did not select are the model's all the same: not unexpected.
+// One tie group (the owner first; its key is tried first): a job, or the findings that say why not.
+void plan_group(const std::vector<LiveTensor*>& group, const CheckpointFile& file, const CheckpointKeyMap& keys,
+                const FindingMaker& maker, bool have_geometry, std::vector<bool>& used, LoadPlan& plan) {
+  const auto& entries = file.tensors();
+  std::optional<CheckpointKeyMap::Match> match;
+  for (LiveTensor* member : group) {
+    auto found = keys.find(member->name);
+    if (!found) continue;
+    used[found->entry] = true;  // an alias's own key is consumed too, not unexpected
+    if (!match) match = std::move(found);
+  }
+  LiveTensor& live = *group.front();
+  if (!match) {
+    for (LiveTensor* member : group) {
+      // A base checkpoint holds no adapters: they are initialized, not loaded.
+      if (keys.mapping() == KeyMapping::LoraBase && keys.base_only() && is_lora_parameter_name(member->name)) continue;
+      plan.findings.push_back(maker.make(
+          "missing-key", Severity::Error, member->name, missing_message(*member, maker, keys),
+          "use the checkpoint written for this model configuration, or initialize the tensors it lacks "
+          "explicitly (metaguard's --repair fills them from their init recipe)"));
+      plan.notes.push_back({member->name, "not-loaded", fmt::format("not in {}", file.path())});
+    }
+    return;
+  }
+  const CheckpointTensor& entry = entries[match->entry];
+  const torch::Tensor& tensor = live.tensor;
+  if (entry.is_meta()) {
+    plan.findings.push_back(maker.make(
+        "meta-checkpoint-entry", Severity::Error, match->key,
+        fmt::format("Checkpoint '{}' stores '{}' as a meta tensor (no data){}, so {} {} could not be loaded.",
+                    file.path(), match->key, maker.where(), kind_label(live.kind), live.name),
+        "re-save the checkpoint after the tensor was loaded or initialized"));
+    return;
+  }
+  if (tensor.sizes() != c10::IntArrayRef(entry.shape)) {
+    plan.findings.push_back(maker.make(
+        "shape-mismatch", Severity::Error, live.name,
+        fmt::format("{} {} has shape {} but checkpoint '{}' stores '{}' as {}{}; it was not loaded{}.",
+                    kind_label(live.kind), live.name, shape_text(tensor.sizes()), file.path(), match->key,
+                    shape_text(entry.shape), maker.where(), tensor.is_meta() ? " and stays on meta" : ""),
+        "use the model configuration the checkpoint was written for, or convert the checkpoint"));
+    return;
+  }
+  Job job;
+  job.target = &live;
+  for (LiveTensor* member : group) job.names.push_back(member->name);
+  job.entry = match->entry;
+  job.key = match->key;
+  job.reorder_rows = match->reorder_rows;
+  if (job.reorder_rows && !have_geometry) {
+    throw InputError(fmt::format("{}: '{}' is in LitGPT's grouped QKV layout, which only a GPT model can be loaded from",
+                                 file.path(), match->key));
+  }
+  const std::string model_dtype = dtype_name(tensor.scalar_type());
+  if (entry.dtype != model_dtype) {
+    job.convert = true;
+    plan.findings.push_back(maker.make(
+        "dtype-mismatch", Severity::Warning, live.name,
+        fmt::format("{} {} is {} but checkpoint '{}' stores '{}' as {}{}; it was converted while loading, "
+                    "which can lose precision.",
+                    kind_label(live.kind), live.name, model_dtype, file.path(), match->key, entry.dtype,
+                    maker.where()),
+        "load in the checkpoint's dtype, or convert the checkpoint once, deliberately"));
+  }
+  plan.jobs.push_back(std::move(job));
+}
+
+// Keys of tensors the caller did not select are the model's all the same: not unexpected.
+LoadPlan plan_load(ModuleWalker& walker, const CheckpointFile& file, const CheckpointKeyMap& keys,
+                   const FindingMaker& maker, const LoadOptions& options, bool have_geometry) {
+  const auto& entries = file.tensors();
+  LoadPlan plan;
   std::vector<bool> used(entries.size(), false);
   std::vector<LiveTensor*> candidates;
   for (auto& live : walker.tensors()) {
@@ -274,121 +316,78 @@ LoadResult load_checkpoint(ModuleWalker& walker, TensorStateTracker& tracker, co
     }
     candidates.push_back(&live);
   }
-
-  std::vector<Job> jobs;
-  for (auto& group : group_by_identity(candidates)) {
-    std::optional<CheckpointKeyMap::Match> match;
-    for (LiveTensor* member : group) {
-      auto found = keys.find(member->name);
-      if (!found) continue;
-      used[found->entry] = true;  // an alias's own key is consumed too, not unexpected
-      if (!match) match = std::move(found);
-    }
-    LiveTensor& live = *group.front();
-    if (!match) {
-      for (LiveTensor* member : group) {
-        // A base checkpoint holds no adapters: they are initialized, not loaded.
-        if (keys.mapping() == KeyMapping::LoraBase && keys.base_only() && is_lora_parameter_name(member->name)) continue;
-        result.findings.push_back(maker.make(
-            "missing-key", Severity::Error, member->name, missing_message(*member, maker, keys),
-            "use the checkpoint written for this model configuration, or initialize the tensors it lacks "
-            "explicitly (metaguard's --repair fills them from their init recipe)"));
-        notes.push_back({member->name, "not-loaded", fmt::format("not in {}", file.path())});
-      }
-      continue;
-    }
-    const CheckpointTensor& entry = entries[match->entry];
-    const torch::Tensor& tensor = live.tensor;
-    if (entry.is_meta()) {
-      result.findings.push_back(maker.make(
-          "meta-checkpoint-entry", Severity::Error, match->key,
-          fmt::format("Checkpoint '{}' stores '{}' as a meta tensor (no data){}, so {} {} could not be loaded.",
-                      file.path(), match->key, maker.where(), kind_label(live.kind), live.name),
-          "re-save the checkpoint after the tensor was loaded or initialized"));
-      continue;
-    }
-    if (tensor.sizes() != c10::IntArrayRef(entry.shape)) {
-      result.findings.push_back(maker.make(
-          "shape-mismatch", Severity::Error, live.name,
-          fmt::format("{} {} has shape {} but checkpoint '{}' stores '{}' as {}{}; it was not loaded{}.",
-                      kind_label(live.kind), live.name, shape_text(tensor.sizes()), file.path(), match->key,
-                      shape_text(entry.shape), maker.where(), tensor.is_meta() ? " and stays on meta" : ""),
-          "use the model configuration the checkpoint was written for, or convert the checkpoint"));
-      continue;
-    }
-    Job job;
-    job.target = &live;
-    for (LiveTensor* member : group) job.names.push_back(member->name);
-    job.entry = match->entry;
-    job.key = match->key;
-    job.reorder_rows = match->reorder_rows;
-    if (job.reorder_rows && !geometry) {
-      throw InputError(fmt::format("{}: '{}' is in LitGPT's grouped QKV layout, which only a GPT model can be loaded from",
-                                   file.path(), match->key));
-    }
-    const std::string model_dtype = dtype_name(tensor.scalar_type());
-    if (entry.dtype != model_dtype) {
-      job.convert = true;
-      result.findings.push_back(maker.make(
-          "dtype-mismatch", Severity::Warning, live.name,
-          fmt::format("{} {} is {} but checkpoint '{}' stores '{}' as {}{}; it was converted while loading, "
-                      "which can lose precision.",
-                      kind_label(live.kind), live.name, model_dtype, file.path(), match->key, entry.dtype,
-                      maker.where()),
-          "load in the checkpoint's dtype, or convert the checkpoint once, deliberately"));
-    }
-    jobs.push_back(std::move(job));
-  }
+  for (const auto& group : tie_groups(candidates)) plan_group(group, file, keys, maker, have_geometry, used, plan);
   for (size_t i = 0; i < entries.size(); ++i) {
     if (used[i] || keys.hidden(entries[i].name)) continue;
-    result.findings.push_back(maker.make(
+    plan.findings.push_back(maker.make(
         "unexpected-key", Severity::Warning, entries[i].name,
         fmt::format("Checkpoint '{}' holds '{}' ({} {}){}, which the model has no tensor for; it was not loaded.",
                     file.path(), entries[i].name, entries[i].dtype, shape_text(entries[i].shape), maker.where()),
         "check that the model configuration matches the checkpoint; rename or drop the key when converting"));
   }
+  return plan;
+}
 
-  // Act.
+// Carries the jobs out: in a dry run, metadata only; otherwise every storage read once, in
+// parallel where the file allows. Returns the bytes read; `notes` gets what was loaded.
+uint64_t execute_load(const std::vector<Job>& jobs, const CheckpointFile& file, TensorStateTracker& tracker,
+                      const LoadOptions& options, const std::optional<QkvGeometry>& geometry, std::vector<Note>& notes) {
+  const auto& entries = file.tensors();
   const std::string device = options.device.str();
   std::vector<StorageWork> work;
   std::unordered_map<size_t, size_t> work_of_storage;
+  for (const Job& job : jobs) {
+    const CheckpointTensor& entry = entries[job.entry];
+    torch::Tensor& target = job.target->tensor;
+    if (tracker.dry_run()) {
+      // Metadata only: where the tensor would be and what stands for its values.
+      if (!tracker.state_of(target)) tracker.mark_allocated(target, device);
+      // Reordered rows are other values than the record's own order.
+      const uint64_t reordered = job.reorder_rows ? fnv1a64("qkv rows reordered") : 0;
+      tracker.mark_written(target, "load",
+                           dry_content_key(file.storages()[*entry.storage], entry, target.scalar_type()) ^ reordered);
+      const std::string detail = loaded_detail(file.path(), job, entry);
+      for (const auto& name : job.names) notes.push_back({name, "loaded", detail});
+      continue;
+    }
+    if (entry.numel == 0) {
+      // Nothing to read: an empty tensor of the right layout.
+      if (target.is_meta()) {
+        swap_in_place(target, torch::empty_strided(entry.shape, entry.stride, target.options().device(options.device)));
+        tracker.mark_allocated(target, device);
+      }
+      tracker.mark_written(target, "load");
+      for (const auto& name : job.names) notes.push_back({name, "loaded", loaded_detail(file.path(), job, entry)});
+      continue;
+    }
+    auto [it, inserted] = work_of_storage.emplace(*entry.storage, work.size());
+    if (inserted) work.push_back({*entry.storage, {}, entry.storage_offset, 0});
+    StorageWork& item = work[it->second];
+    item.jobs.push_back(&job);
+    item.first_element = std::min(item.first_element, entry.storage_offset);
+    item.end_element = std::max(item.end_element, *required_storage_numel(entry.shape, entry.stride, entry.storage_offset));
+  }
+  if (!tracker.dry_run() && !work.empty()) {
+    StorageReader reader(file);
+    StorageLoader loader(file, reader, tracker, options, geometry);
+    return run_storage_work(work, loader, reader, options.threads, notes);
+  }
+  return 0;
+}
+
+}  // namespace
+
+LoadResult load_checkpoint(ModuleWalker& walker, TensorStateTracker& tracker, const CheckpointFile& file,
+                           const LoadOptions& options, Ledger* ledger) {
+  walker.refresh();  // the tree may have changed since the last walk
+  const CheckpointKeyMap keys(file, options.keys, options.hide_keys);
+  const std::optional<QkvGeometry> geometry = model_geometry(walker);
+  LoadPlan plan = plan_load(walker, file, keys, FindingMaker(options, file.path()), options, geometry.has_value());
+  LoadResult result;
+  result.findings = std::move(plan.findings);
+  std::vector<Note>& notes = plan.notes;
   try {
-    for (const Job& job : jobs) {
-      const CheckpointTensor& entry = entries[job.entry];
-      torch::Tensor& target = job.target->tensor;
-      if (tracker.dry_run()) {
-        // Metadata only: where the tensor would be and what stands for its values.
-        if (!tracker.state_of(target)) tracker.mark_allocated(target, device);
-        // Reordered rows are other values than the record's own order.
-        const uint64_t reordered = job.reorder_rows ? fnv1a64("qkv rows reordered") : 0;
-        tracker.mark_written(target, "load",
-                             dry_content_key(file.storages()[*entry.storage], entry, target.scalar_type()) ^ reordered);
-        const std::string detail = loaded_detail(file.path(), job, entry);
-        for (const auto& name : job.names) notes.push_back({name, "loaded", detail});
-        continue;
-      }
-      if (entry.numel == 0) {
-        // Nothing to read: an empty tensor of the right layout.
-        if (target.is_meta()) {
-          swap_in_place(target, torch::empty_strided(entry.shape, entry.stride, target.options().device(options.device)));
-          tracker.mark_allocated(target, device);
-        }
-        tracker.mark_written(target, "load");
-        for (const auto& name : job.names) notes.push_back({name, "loaded", loaded_detail(file.path(), job, entry)});
-        continue;
-      }
-      auto [it, inserted] = work_of_storage.emplace(*entry.storage, work.size());
-      if (inserted) work.push_back({*entry.storage, {}, entry.storage_offset, 0});
-      StorageWork& item = work[it->second];
-      item.jobs.push_back(&job);
-      item.first_element = std::min(item.first_element, entry.storage_offset);
-      item.end_element = std::max(item.end_element, *required_storage_numel(entry.shape, entry.stride, entry.storage_offset));
-    }
-    if (!tracker.dry_run() && !work.empty()) {
-      StorageReader reader(file);
-      StorageLoader loader(file, reader, tracker, options, geometry);
-      result.bytes_read = run_storage_work(work, loader, reader, options.threads, notes);
-    }
+    result.bytes_read = execute_load(plan.jobs, file, tracker, options, geometry, notes);
   } catch (...) {
     // What did load keeps its ledger notes; the caller sees the error.
     if (ledger) {

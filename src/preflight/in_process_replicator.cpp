@@ -3,8 +3,8 @@
 namespace metaguard {
 
 std::vector<std::string> InProcessReplicator::replicate(RankSession& target, const std::vector<std::string>& names) {
-  source_.walker().snapshot();
-  target.walker().snapshot();
+  source_.walker().refresh();
+  target.walker().refresh();
   std::vector<std::string> done;
   for (const auto& name : names) {
     LiveTensor* from = source_.walker().find(name);

@@ -1,7 +1,6 @@
 #include "program/init_program.hpp"
 
 #include <memory>
-#include <unordered_map>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -11,6 +10,7 @@
 #include "model/gpt.hpp"
 #include "repair/materializer.hpp"
 #include "walk/module_registries.hpp"
+#include "walk/tie_groups.hpp"
 
 namespace metaguard {
 namespace {
@@ -46,26 +46,16 @@ MaterializeOptions options_for(const InitPlan& plan) {
 // of a tied tensor its own storage (same values, two copies).
 void untie_tied_parameters(RankSession& session) {
   ModuleWalker& walker = session.walker();
-  walker.snapshot();
+  walker.refresh();
   // Each tied group: the name that declares the init recipe owns the tensor; the others
   // (the LM head borrowing the embedding) get their own copies.
-  std::unordered_map<const c10::TensorImpl*, std::vector<LiveTensor*>> groups;
+  std::vector<LiveTensor*> parameters;
   for (auto& live : walker.tensors()) {
-    if (live.kind == TensorKind::Parameter && live.tensor.defined()) groups[live.tensor.unsafeGetTensorImpl()].push_back(&live);
+    if (live.kind == TensorKind::Parameter && live.tensor.defined()) parameters.push_back(&live);
   }
   std::vector<std::pair<LiveTensor*, const LiveTensor*>> aliases;  // (alias, owner)
-  for (auto& [impl, members] : groups) {
-    if (members.size() < 2) continue;
-    const LiveTensor* owner = members.front();
-    for (const auto* member : members) {
-      if (member->init_recipe()) {
-        owner = member;
-        break;
-      }
-    }
-    for (auto* member : members) {
-      if (member != owner) aliases.emplace_back(member, owner);
-    }
+  for (const auto& members : tie_groups(parameters)) {
+    for (size_t k = 1; k < members.size(); ++k) aliases.emplace_back(members[k], members.front());
   }
   TensorStateTracker& tracker = session.tracker();
   for (auto& [alias, original] : aliases) {
@@ -84,7 +74,7 @@ void untie_tied_parameters(RankSession& session) {
     copy.set_requires_grad(original->tensor.requires_grad());
     replace_registered_parameter(*alias->module, alias->local_name(), copy);
   }
-  walker.snapshot();
+  walker.refresh();
 }
 
 }  // namespace
@@ -107,7 +97,7 @@ bool InitPlan::broadcasts() const {
 }
 
 std::vector<std::string> replicated_names(RankSession& session) {
-  session.walker().snapshot();
+  session.walker().refresh();
   std::vector<std::string> names;
   for (const auto& live : session.walker().tensors()) {
     if (is_persistent(live.kind) && live.tensor.defined()) names.push_back(live.name);

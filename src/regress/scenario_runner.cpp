@@ -5,10 +5,10 @@
 #include <cmath>
 #include <map>
 #include <regex>
-#include <thread>
 
 #include <fmt/format.h>
 
+#include "core/parallel.hpp"
 #include "core/subprocess.hpp"
 
 namespace metaguard {
@@ -150,13 +150,9 @@ std::vector<std::string> evaluate_scenario(const Scenario& scenario, int exit_co
 std::vector<ScenarioOutcome> run_scenarios(const std::vector<Scenario>& scenarios, const RegressOptions& options) {
   std::vector<ScenarioOutcome> outcomes(scenarios.size());
   std::atomic<size_t> next{0};
-  auto worker = [&] {
+  run_parallel(options.jobs, [&](int, int) {
     for (size_t i = next++; i < scenarios.size(); i = next++) outcomes[i] = run_one(scenarios[i], options);
-  };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < std::max(1, options.jobs); ++w) pool.emplace_back(worker);
-  worker();
-  for (auto& thread : pool) thread.join();
+  });
 
   // A repaired training run must end where its clean twin ends.
   std::map<std::string, const ScenarioOutcome*> by_name;

@@ -1,15 +1,16 @@
 #include "repair/materializer.hpp"
 
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "core/hashing.hpp"
+#include "core/parallel.hpp"
 #include "repair/in_place.hpp"
 #include "repair/recipe_fill.hpp"
+#include "walk/tie_groups.hpp"
 
 namespace metaguard {
 namespace {
@@ -31,14 +32,12 @@ struct Note {
   std::string tensor, event, detail;
 };
 
-std::vector<TensorGroup> group_by_identity(std::vector<LiveTensor*> tensors) {
+std::vector<TensorGroup> group_by_identity(const std::vector<LiveTensor*>& tensors) {
   std::vector<TensorGroup> groups;
-  std::unordered_map<const c10::TensorImpl*, size_t> index;
-  for (LiveTensor* live : tensors) {
-    auto [it, inserted] = index.emplace(live->tensor.unsafeGetTensorImpl(), groups.size());
-    if (inserted) groups.push_back({live, {}, {}});
-    groups[it->second].members.push_back(live);
-    groups[it->second].names.push_back(live->name);
+  for (auto& members : tie_groups(tensors)) {
+    TensorGroup group{members.front(), members, {}};
+    for (const LiveTensor* member : members) group.names.push_back(member->name);
+    groups.push_back(std::move(group));
   }
   return groups;
 }
@@ -152,15 +151,11 @@ void run_jobs(std::vector<Job>& jobs, const MaterializeOptions& options,
       small.push_back(&job);
     }
   }
-  size_t workers = static_cast<size_t>(std::max(1, options.threads));
-  auto run_range = [&](size_t first) {
+  const size_t workers = std::min(small.size(), static_cast<size_t>(std::max(1, options.threads)));
+  run_parallel(static_cast<int>(workers), [&](size_t first, size_t step) {
     torch::NoGradGuard no_grad;  // grad mode is per thread: each worker needs its own
-    for (size_t k = first; k < small.size(); k += workers) record(work(*small[k], 1));
-  };
-  std::vector<std::thread> pool;
-  for (size_t w = 1; w < workers && w < small.size(); ++w) pool.emplace_back(run_range, w);
-  run_range(0);
-  for (auto& thread : pool) thread.join();
+    for (size_t k = first; k < small.size(); k += step) record(work(*small[k], 1));
+  });
 }
 
 void add_notes(Ledger* ledger, const std::vector<Job>& jobs, const std::vector<Note>& notes) {
@@ -189,7 +184,7 @@ namespace {
 std::vector<Job> plan_jobs(std::vector<LiveTensor*> targets, const MaterializeOptions& options, bool needs_source,
                            MaterializeResult& result) {
   std::vector<Job> jobs;
-  for (auto& group : group_by_identity(std::move(targets))) {
+  for (auto& group : group_by_identity(targets)) {
     Job job = plan_job(std::move(group), options);
     if (job.source == FillSource::None && needs_source) {
       for (const auto& name : job.group.names) {
@@ -220,7 +215,7 @@ Note write_job(const Job& job, TensorStateTracker& tracker, const MaterializeOpt
 
 MaterializeResult materialize(ModuleWalker& walker, TensorStateTracker& tracker, const MaterializeOptions& options,
                               Ledger* ledger) {
-  walker.snapshot();  // refresh handles: the tree may have changed since the last walk
+  walker.refresh();  // the tree may have changed since the last walk
   std::vector<LiveTensor*> candidates;
   for (auto& live : walker.tensors()) {
     if (!live.tensor.defined() || !live.tensor.is_meta()) continue;
@@ -244,7 +239,7 @@ MaterializeResult materialize(ModuleWalker& walker, TensorStateTracker& tracker,
 
 MaterializeResult refill(ModuleWalker& walker, TensorStateTracker& tracker, const std::vector<std::string>& names,
                          const MaterializeOptions& options, Ledger* ledger) {
-  walker.snapshot();
+  walker.refresh();
   std::vector<LiveTensor*> targets;
   for (const auto& name : names) {
     LiveTensor* live = walker.find(name);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 #include <vector>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -10,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/hashing.hpp"
+#include "core/parallel.hpp"
 #include "repair/normal_sampler.hpp"
 
 namespace metaguard {
@@ -79,14 +79,7 @@ void fill_by_recipe(torch::Tensor& tensor, const InitRecipe& recipe, uint64_t ru
     }
   };
   int workers = static_cast<int>(std::min<int64_t>(std::max(threads, 1), std::max<int64_t>(chunks, 1)));
-  if (workers <= 1) {
-    fill_range(0, 1);
-  } else {
-    std::vector<std::thread> pool;
-    for (int w = 1; w < workers; ++w) pool.emplace_back(fill_range, w, workers);
-    fill_range(0, workers);
-    for (auto& thread : pool) thread.join();
-  }
+  run_parallel(workers, fill_range);
   if (!target.is_same(tensor)) tensor.copy_(target);
 }
 

@@ -66,7 +66,7 @@ std::vector<RepairAction> repair_findings(const std::vector<Finding>& findings, 
   }
 
   // Re-tie first, so a later materialization fills the shared storage once.
-  walker.snapshot();
+  walker.refresh();
   for (const auto& [name, partner] : to_retie) {
     LiveTensor* live = walker.find(name);
     LiveTensor* source = partner.empty() ? nullptr : walker.find(partner);

@@ -31,7 +31,7 @@ uint64_t list_fingerprint(const std::vector<std::string>& names, const std::vect
 
 std::vector<std::string> C10dReplicator::replicate(RankSession& session, const std::vector<std::string>& names) {
   const bool sender = communicator_.rank() == 0;
-  session.walker().snapshot();  // fresh handles
+  session.walker().refresh();
   std::vector<LiveTensor*> tensors;
   for (const auto& name : names) tensors.push_back(session.walker().find(name));
 

@@ -121,7 +121,7 @@ std::vector<std::string> RunCheckpoint::load_weights(const std::string& dir, con
                                                      torch::Device device) {
   const std::string path = (fs::path(dir) / state.weights).string();
   auto saved = read_named(path);
-  session.walker().snapshot();
+  session.walker().refresh();
   // Everything the file must hold: the adapters, or every parameter and persistent buffer.
   for (const auto& live : session.walker().tensors()) {
     const bool adapter = live.kind == TensorKind::Parameter && is_lora_parameter_name(live.name);

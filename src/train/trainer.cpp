@@ -207,18 +207,18 @@ void Trainer::replace_trainable_parameters() {
   // parameter is replaced in its module's registry by a new tensor (what a load_state_dict
   // with assign=True or a to_empty that re-creates parameters does), so the optimizer keeps
   // stepping tensors the model no longer has.
-  session_->walker().snapshot();
+  session_->walker().refresh();
   for (auto& live : session_->walker().tensors()) {
     if (live.kind != TensorKind::Parameter || !live.tensor.defined() || !live.tensor.requires_grad()) continue;
     torch::Tensor fresh = live.tensor.detach().clone().set_requires_grad(true);
     replace_registered_parameter(*live.module, live.local_name(), fresh);
   }
-  session_->walker().snapshot();
+  session_->walker().refresh();
 }
 
 void Trainer::prepare_optimizer() {
   if (optimizer_) return;  // built early (optimizer-before-replace)
-  session_->walker().snapshot();
+  session_->walker().refresh();
   std::unordered_set<const c10::TensorImpl*> seen;
   std::vector<torch::Tensor> parameters;
   for (const auto& live : session_->walker().tensors()) {
@@ -308,7 +308,7 @@ void Trainer::save(int64_t step) {
   state.losses = losses_;
   state.val_losses = val_losses_;
   NamedTensors weights;
-  session_->walker().snapshot();
+  session_->walker().refresh();
   for (const auto& live : session_->walker().tensors()) {
     if (!live.tensor.defined()) continue;
     const bool adapter = live.kind == TensorKind::Parameter && is_lora_parameter_name(live.name);

@@ -1,10 +1,10 @@
 #include "walk/module_walker.hpp"
 
 #include <exception>
-#include <thread>
 
 #include <torch/torch.h>
 
+#include "core/parallel.hpp"
 #include "walk/module_registries.hpp"
 #include "walk/tensor_facts.hpp"
 
@@ -22,26 +22,6 @@ bool recipe_matches(const torch::Tensor& tensor, const DerivedRecipe& recipe) {
   return torch::equal(expected.to(tensor.scalar_type()), tensor);
 }
 
-// Runs work(w, workers) for w in [0, workers), w = 0 on the calling thread. Every thread is
-// joined before the first error (a recipe or a hash that threw) is rethrown.
-template <typename Work>
-void run_split(int workers, const Work& work) {
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(std::max(workers, 1)));
-  auto guarded = [&work, &errors, workers](int w) {
-    try {
-      work(w, workers);
-    } catch (...) {
-      errors[static_cast<size_t>(w)] = std::current_exception();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < workers; ++w) pool.emplace_back(guarded, w);
-  guarded(0);
-  for (auto& thread : pool) thread.join();
-  for (const auto& error : errors) {
-    if (error) std::rethrow_exception(error);
-  }
-}
 
 }  // namespace
 
@@ -181,7 +161,7 @@ void ModuleWalker::describe(const LiveTensor& live, const SnapshotOptions& optio
 }
 
 Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
-  if (!refresh_handles()) rewalk();
+  refresh();
   std::vector<size_t> live_index;
   live_index.reserve(tensors_.size());
   for (size_t i = 0; i < tensors_.size(); ++i) {
@@ -189,7 +169,7 @@ Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
   }
   std::vector<TensorRecord> records(live_index.size());
   const int describers = live_index.size() >= kParallelWalkTensors ? std::max(1, options.describe_threads) : 1;
-  run_split(describers, [&](size_t first, size_t step) {
+  run_parallel(describers, [&](size_t first, size_t step) {
     // Contiguous blocks: each thread writes its own stretch of records.
     const size_t block = (records.size() + step - 1) / step;
     for (size_t k = first * block; k < std::min(records.size(), (first + 1) * block); ++k) {
@@ -198,7 +178,7 @@ Inventory ModuleWalker::snapshot(const SnapshotOptions& options) {
   });
   if (options.hash_contents && !(tracker_ && tracker_->dry_run())) {
     // Tensors are hashed independently, so the split over threads changes nothing.
-    run_split(std::max(1, options.threads), [&](size_t first, size_t step) {
+    run_parallel(std::max(1, options.threads), [&](size_t first, size_t step) {
       for (size_t k = first; k < records.size(); k += step) {
         if (records[k].has_data()) records[k].content_hash = content_hash(tensors_[live_index[k]].tensor);
       }

@@ -68,6 +68,11 @@ class ModuleWalker {
 
   // Re-learns names after the tree's structure changed (tensors added or removed).
   void rewalk();
+  // Brings tensors() up to date with the module tree (a tensor replaced rather than filled in
+  // place, one added or removed) without describing anything: what snapshot() does first.
+  void refresh() {
+    if (!refresh_handles()) rewalk();
+  }
 
  private:
   struct ModuleSlots {
