@@ -178,8 +178,11 @@ class Bench:
         out = self.work / f"clean-{steps}"
         with two_hosts.TwoHosts("veth") as hosts:
             run = self.launch(hosts, out, steps=steps)
-            codes = run.wait(600)
-            seconds = time.monotonic() - run.started
+            try:
+                codes = run.wait(600)
+                seconds = time.monotonic() - run.started
+            finally:
+                run.kill_all()  # a run that hung is not left behind
         losses = losses_of(run.report("report.json"))
         self.references[steps] = (losses, seconds)
         return {"fault": f"none (clean 2x2 run, {steps} steps)", "exit_codes": codes, "seconds": round(seconds, 2),
@@ -188,7 +191,10 @@ class Bench:
     def resume_matches(self, out):
         with two_hosts.TwoHosts("veth") as hosts:
             run = self.launch(hosts, out, resume=True)
-            codes = run.wait(600)
+            try:
+                codes = run.wait(600)
+            finally:
+                run.kill_all()
         return codes, same_losses(losses_of(run.report("report.json")), self.references[STEPS][0])
 
     def strike(self, fault):
@@ -261,9 +267,10 @@ class Bench:
         options = {"latency": {"delay_ms": 200.0}, "loss": {"loss": 0.05}}[fault]
         with two_hosts.TwoHosts("router", seed=self.seed, **options) as hosts:
             run = self.launch(hosts, out, steps=SLOWED_STEPS)
-            codes = run.wait(900)
-            seconds = time.monotonic() - run.started
-            if any(code is None for code in codes):
+            try:
+                codes = run.wait(900)
+                seconds = time.monotonic() - run.started
+            finally:
                 run.kill_all()
         reference, clean_seconds = self.references[SLOWED_STEPS]
         equal = same_losses(losses_of(run.report("report.json")), reference)
@@ -282,6 +289,9 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the run folders (printed)")
     args = parser.parse_args()
 
+    # CTest ends a test that runs too long with SIGTERM first: leave through the same
+    # clean-ups as a failure (ranks killed, namespaces deleted).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     reason = two_hosts.why_not_available()
     if reason:
         print(f"skipped: {reason}")

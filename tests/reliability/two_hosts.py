@@ -9,6 +9,7 @@ import fcntl
 import heapq
 import os
 import random
+import re
 import select
 import shutil
 import struct
@@ -26,6 +27,16 @@ def ip(*args, check=True):
     return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
 
 
+def remove_abandoned():
+    """Deletes the namespaces of earlier runs whose process is gone (one killed outright, with no
+    chance to clean up), so they never pile up."""
+    listed = ip("netns", "list", check=False).stdout.split()
+    for name in listed:
+        match = re.fullmatch(r"mg(\d+)[ab]", name)
+        if match and not os.path.exists(f"/proc/{match.group(1)}"):
+            ip("netns", "del", name, check=False)
+
+
 def why_not_available():
     """None when namespaces can be made here, else the reason (the test is then skipped)."""
     if os.geteuid() != 0:
@@ -37,6 +48,7 @@ def why_not_available():
     if made.returncode != 0:
         return f"ip netns add failed: {made.stderr.strip()}"
     ip("netns", "del", probe, check=False)
+    remove_abandoned()
     return None
 
 
@@ -48,7 +60,7 @@ class TwoHosts:
     way and drops each packet with probability `loss` (seeded)."""
 
     def __init__(self, link="veth", delay_ms=0.0, loss=0.0, seed=1):
-        tag = os.getpid() % 100000
+        tag = os.getpid()  # the namespaces carry it: remove_abandoned() knows whose they are
         self.namespaces = (f"mg{tag}a", f"mg{tag}b")
         self.devices = (f"mg{tag}a0", f"mg{tag}b0")
         subnet = 10 + tag % 240
