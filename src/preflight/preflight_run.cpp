@@ -53,18 +53,6 @@ nlohmann::json parameter_counts(const Inventory& inventory) {
           {"trainable_tensors", trainable_tensors}, {"frozen_tensors", frozen_tensors}};
 }
 
-// Under --repair, the load guard point fills tensors the checkpoint lacked from their init
-// recipes; their missing-key findings then count as repaired (shape and dtype mismatches
-// stay: the file still disagrees with the model).
-void mark_filled_keys_repaired(RankSession& session, std::vector<Finding>& findings) {
-  Inventory now = session.walker().snapshot();
-  for (auto& finding : findings) {
-    if (finding.code != "missing-key" || !finding.tensor) continue;
-    const TensorRecord* record = now.find(*finding.tensor);
-    if (record && record->has_data()) finding.repaired = true;
-  }
-}
-
 // One preflight: the flags checked (bad input stops before any model is built), every
 // simulated rank built on meta, the initialization program run for all of them with a guard
 // point after each phase, and the report.

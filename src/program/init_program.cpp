@@ -139,6 +139,15 @@ void run_init_step(RankSession& session, const InitPlan& plan) {
   if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
 }
 
+void mark_filled_keys_repaired(RankSession& session, std::vector<Finding>& findings) {
+  Inventory now = session.walker().snapshot();
+  for (auto& finding : findings) {
+    if (finding.code != "missing-key" || !finding.tensor) continue;
+    const TensorRecord* record = now.find(*finding.tensor);
+    if (record && record->has_data()) finding.repaired = true;
+  }
+}
+
 LoadResult run_load_step(RankSession& session, const InitPlan& plan) {
   if (!plan.loads_on(session.rank())) return {};
   LoadOptions options;

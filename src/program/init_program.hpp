@@ -67,6 +67,9 @@ void run_init_step(RankSession& session, const InitPlan& plan);
 // so those tensors stay meta (missing-key here, meta-parameter at the next guard point).
 // Ranks that do not load get an empty result.
 LoadResult run_load_step(RankSession& session, const InitPlan& plan);
+// After the load guard point: a missing-key finding counts as repaired once the guard filled its
+// tensor from its init recipe (shape and dtype mismatches stay: the file still disagrees).
+void mark_filled_keys_repaired(RankSession& session, std::vector<Finding>& findings);
 
 // Phase "broadcast": ranks other than 0 receive every parameter and persistent buffer.
 void run_broadcast_step(RankSession& session, const InitPlan& plan, Replicator& replicator);

@@ -169,8 +169,13 @@ void Communicator::enter(const std::string& what) {
   ++sequence_;
   current_ = what;
   if (left_) fail(what, "this rank already left the process group");
-  if (!dist_->side.set("progress", rank_, fmt::format("{}|{}", sequence_, what))) {
-    fail(what, "the rendezvous store did not take this rank's progress");
+  // On the main connection: a set only sends (no reply to wait for), so it needs no bounded
+  // call, and a healthy run pays no thread per collective.
+  try {
+    const std::string progress = fmt::format("{}|{}", sequence_, what);
+    dist_->store->set(dist_->side.key("progress", rank_), std::vector<uint8_t>(progress.begin(), progress.end()));
+  } catch (const std::exception& error) {
+    fail(what, error_text(error));
   }
 }
 
@@ -267,7 +272,6 @@ void Communicator::fail(const std::string& what, const std::string& error) {
     lines = std::move(diagnosis.lines);
   } catch (const std::exception&) {
     // The store no longer answers (the side channel then sends nothing more).
-    missing.clear();
     if (dist_->env.agent_store) {
       lines = {fmt::format("torchrun's agent store at {}:{} no longer answers (the agent or its host is gone)",
                            dist_->env.master_addr, dist_->env.master_port)};
@@ -276,8 +280,6 @@ void Communicator::fail(const std::string& what, const std::string& error) {
       lines = {fmt::format("rank 0 is gone: the rendezvous store it hosts at {}:{} no longer answers (rank 0 or "
                            "its host is down, or the link to it)",
                            dist_->env.master_addr, dist_->env.master_port)};
-    } else {
-      lines.clear();
     }
   }
   if (lines.empty()) lines.push_back("every rank is alive and reached it; the transport failed");

@@ -174,12 +174,7 @@ void Trainer::load(const InitPlan& plan) {
     session_->keep(load_findings);  // the loader's own findings (missing-key, ...) explain the stop
     throw;
   }
-  // A key the file lacked counts as repaired once the guard filled its tensor.
-  Inventory now = session_->walker().snapshot();
-  for (auto& finding : load_findings) {
-    const TensorRecord* record = finding.tensor ? now.find(*finding.tensor) : nullptr;
-    if (finding.code == "missing-key" && record && record->has_data()) finding.repaired = true;
-  }
+  mark_filled_keys_repaired(*session_, load_findings);
   session_->keep(load_findings);
 }
 
