@@ -95,7 +95,7 @@ int run_rank(int rank, int ranks, int port, const std::string& model_name, const
     }
     communicator.all_reduce_sum(sync, "line up");
     start = Clock::now();
-    metaguard::GuardPointOptions options;
+    metaguard::GuardExtras options;
     options.compare_replicas = true;
     guard.run("broadcast", metaguard::DataNeeds::persistent(), options);
     points.push_back(seconds_since(start));

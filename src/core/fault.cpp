@@ -14,28 +14,29 @@ struct FaultInfo {
   bool meta_build;  // reproduces a meta-device build: the run builds on meta when it is injected
   bool train_only;  // needs a real optimizer or device move: `metaguard train`, not preflight
   int min_ranks;    // the fault is about what several ranks do
+  Phase perturbs;   // the phase whose step it changes (src/program/phase_program.cpp)
   const char* description;
 };
 
 constexpr FaultInfo kFaults[] = {
-    {Fault::LoraIndMeta, "lora-ind-meta", true, false, 1,
+    {Fault::LoraIndMeta, "lora-ind-meta", true, false, 1, Phase::Materialize,
      "after meta init, the LoRA QKV index buffers are not recomputed (LitGPT issues 1378/1385)"},
-    {Fault::RopeCacheMeta, "rope-cache-meta", true, false, 1,
+    {Fault::RopeCacheMeta, "rope-cache-meta", true, false, 1, Phase::Materialize,
      "after meta init, the rotary cos/sin cache is not recomputed"},
-    {Fault::SkipBroadcast, "skip-broadcast", true, false, 2,
+    {Fault::SkipBroadcast, "skip-broadcast", true, false, 2, Phase::Broadcast,
      "ranks other than 0 never receive the weights; they keep meta parameters"},
-    {Fault::UntieOnMaterialize, "untie-on-materialize", true, false, 1,
+    {Fault::UntieOnMaterialize, "untie-on-materialize", true, false, 1, Phase::Init,
      "tied weights are materialized as two separate storages"},
-    {Fault::ToEmptyNoInit, "to-empty-no-init", true, false, 1,
+    {Fault::ToEmptyNoInit, "to-empty-no-init", true, false, 1, Phase::Init,
      "meta tensors get empty storage but no init, load or broadcast"},
-    {Fault::RankSeedDivergence, "rank-seed-divergence", false, false, 2,
+    {Fault::RankSeedDivergence, "rank-seed-divergence", false, false, 2, Phase::Init,
      "each rank initializes with its own seed, so replicas differ"},
-    {Fault::PartialCheckpoint, "partial-checkpoint", true, false, 1,
+    {Fault::PartialCheckpoint, "partial-checkpoint", true, false, 1, Phase::Load,
      "the checkpoint lacks some keys; those tensors stay meta"},
-    {Fault::OptimizerBeforeReplace, "optimizer-before-replace", true, true, 1,
+    {Fault::OptimizerBeforeReplace, "optimizer-before-replace", true, true, 1, Phase::Materialize,
      "the optimizer is built on the meta model, then materialization replaces the parameters instead of filling "
      "them in place: the optimizer holds stale tensors (train only)"},
-    {Fault::MoveWithMeta, "move-with-meta", true, true, 1,
+    {Fault::MoveWithMeta, "move-with-meta", true, true, 1, Phase::BeforeTransfer,
      "derived buffers are not recomputed; the model is moved with to(device) while they are still meta, which "
      "fails with 'Cannot copy out of meta tensor' (train only)"},
 };
@@ -62,6 +63,7 @@ std::string_view describe(Fault fault) {
 bool needs_meta_build(Fault fault) { return info_of(fault) && info_of(fault)->meta_build; }
 bool train_only(Fault fault) { return info_of(fault) && info_of(fault)->train_only; }
 int min_ranks(Fault fault) { return info_of(fault) ? info_of(fault)->min_ranks : 1; }
+Phase perturbed_phase(Fault fault) { return info_of(fault) ? info_of(fault)->perturbs : Phase::Init; }
 
 bool any_needs_meta_build(const std::set<Fault>& faults) {
   for (Fault fault : faults) {

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/phase.hpp"
+
 namespace metaguard {
 
 // The root causes `--inject` reproduces (CONTRACT.md's fault names).
@@ -31,6 +33,7 @@ std::string_view describe(Fault fault);
 bool needs_meta_build(Fault fault);  // the run builds on meta when it is injected
 bool train_only(Fault fault);        // a real optimizer or device move: `metaguard train` only
 int min_ranks(Fault fault);          // ranks it needs (2: it is about what several ranks do)
+Phase perturbed_phase(Fault fault);  // the phase whose step it changes
 bool any_needs_meta_build(const std::set<Fault>& faults);
 
 // Parses `--inject` values; throws InputError naming the bad one and listing the valid ones.

@@ -26,4 +26,13 @@ std::optional<PhaseInfo> find_phase(std::string_view name) {
   return std::nullopt;
 }
 
+const PhaseInfo& phase_info(Phase phase) {
+  for (const auto& info : all_phases()) {
+    if (info.phase == phase) return info;
+  }
+  return all_phases().front();  // unreachable: every Phase has a row
+}
+
+std::string_view to_string(Phase phase) { return phase_info(phase).name; }
+
 }  // namespace metaguard

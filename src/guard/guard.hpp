@@ -34,9 +34,14 @@ struct GuardConfig {
   ReplicateFromRank0 replicate;    // multi-rank runs: how to re-broadcast a divergent tensor
 };
 
-// Anything a guard point may add to the checks' context.
+// Anything a guard point may add to the checks' context (CheckContext is what the checks
+// then read: these, plus what the guard itself knows).
 struct GuardExtras {
+  // Every rank's inventory, indexed by rank: preflight passes its simulated ranks'.
   const std::vector<const Inventory*>* ranks = nullptr;
+  // Real ranks: exchange content hashes first and compare replicas (the collective guard
+  // fills `ranks` from the exchange; one rank has nothing to compare).
+  bool compare_replicas = false;
   const std::vector<OptimizerEntry>* optimizer = nullptr;
   std::optional<std::string> target_device;
   bool hash_contents = false;

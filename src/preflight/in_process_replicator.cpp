@@ -3,6 +3,7 @@
 namespace metaguard {
 
 std::vector<std::string> InProcessReplicator::replicate(RankSession& target, const std::vector<std::string>& names) {
+  if (&target == &source_) return names;  // rank 0 sends: nothing to copy
   source_.walker().refresh();
   target.walker().refresh();
   std::vector<std::string> done;

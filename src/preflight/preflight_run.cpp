@@ -12,7 +12,7 @@
 #include "core/errors.hpp"
 #include "model/model_catalog.hpp"
 #include "preflight/in_process_replicator.hpp"
-#include "program/init_program.hpp"
+#include "program/phase_program.hpp"
 
 namespace metaguard {
 namespace {
@@ -54,9 +54,9 @@ nlohmann::json parameter_counts(const Inventory& inventory) {
 }
 
 // One preflight: the flags checked (bad input stops before any model is built), every
-// simulated rank built on meta, the initialization program run for all of them with a guard
-// point after each phase, and the report.
-class PreflightRun {
+// simulated rank built on meta, the initialization program (program/phase_program.hpp) run
+// for all of them in this process, and the report.
+class PreflightRun : private ProgramRunner {
  public:
   explicit PreflightRun(const PreflightOptions& options);
   PreflightRun(const PreflightRun&) = delete;
@@ -66,12 +66,15 @@ class PreflightRun {
 
  private:
   void build_ranks();
-  // A guard point that keeps going: in a simulation, what repair could not clear is reported
-  // and the later phases still run.
+  // The runner's side: every simulated rank, the in-process broadcast, and a check that
+  // keeps going (in a simulation, what repair could not clear is reported and the later
+  // phases still run).
+  std::vector<RankSession*> sessions() override;
+  Replicator& replicator() override { return *replicator_; }
+  void check_phase(const ProgramPhase& phase, const InitPlan& plan) override;
   void checked_point(RankSession& rank, const std::string& phase, DataNeeds needs, const GuardExtras& extras);
-  void guard_point(const std::string& phase, DataNeeds needs, bool cross_rank);
-  nlohmann::json load();
-  Report report(const nlohmann::json& load_summary);
+  nlohmann::json load_summary() const;
+  Report report();
 
   const PreflightOptions& options_;
   GPTConfig config_;
@@ -162,6 +165,12 @@ void PreflightRun::build_ranks() {
   }
 }
 
+std::vector<RankSession*> PreflightRun::sessions() {
+  std::vector<RankSession*> out;
+  for (auto& rank : ranks_) out.push_back(rank.get());
+  return out;
+}
+
 void PreflightRun::checked_point(RankSession& rank, const std::string& phase, DataNeeds needs,
                                  const GuardExtras& extras) {
   try {
@@ -171,7 +180,9 @@ void PreflightRun::checked_point(RankSession& rank, const std::string& phase, Da
   }
 }
 
-void PreflightRun::guard_point(const std::string& phase, DataNeeds needs, bool cross_rank) {
+void PreflightRun::check_phase(const ProgramPhase& phase, const InitPlan& plan) {
+  const std::string name(to_string(phase.phase));
+  const bool cross_rank = phase.check == PhaseCheck::AcrossRanks && plan.world_size > 1;
   std::vector<Inventory> snapshots;
   std::vector<const Inventory*> pointers;
   if (cross_rank) {
@@ -181,57 +192,31 @@ void PreflightRun::guard_point(const std::string& phase, DataNeeds needs, bool c
   for (size_t r = 0; r < ranks_.size(); ++r) {
     GuardExtras extras;
     if (cross_rank) extras.ranks = &pointers;
-    checked_point(*ranks_[r], phase, needs, extras);
+    if (phase.names_target_device) extras.target_device = plan.device.str();
+    checked_point(*ranks_[r], name, phase.needs(plan, ranks_[r]->rank()), extras);
     // Later ranks compare against this rank's state as it is now, repairs included
     // (without --repair, a check changes nothing).
     if (cross_rank && options_.repair) snapshots[r] = ranks_[r]->walker().snapshot();
   }
 }
 
-// load: rank 0 reads the checkpoint; it must then hold every parameter and persistent buffer
-// (the others receive them at broadcast). Returns the report's "load" section.
-nlohmann::json PreflightRun::load() {
-  std::vector<LoadResult> loads;
-  for (auto& rank : ranks_) loads.push_back(run_load_step(*rank, plan_));
-  for (auto& rank : ranks_) {
-    DataNeeds needs = plan_.loads_on(rank->rank()) ? DataNeeds::persistent() : DataNeeds::none();
-    checked_point(*rank, "load", needs, GuardExtras{});
-  }
-  for (auto& rank : ranks_) {
-    LoadResult& loaded = loads[static_cast<size_t>(rank->rank())];
-    if (options_.repair) mark_filled_keys_repaired(*rank, loaded.findings);
-    rank->keep(loaded.findings);
-  }
+// The report's "load" section: what rank 0 read (the others receive it at broadcast).
+nlohmann::json PreflightRun::load_summary() const {
+  if (!plan_.checkpoint) return nullptr;
   return {{"checkpoint", plan_.checkpoint->path()},
           {"format", plan_.checkpoint->contents().format},
           {"entries", plan_.checkpoint->tensors().size()},
-          {"loaded_on_rank0", loads.front().loaded.size()}};
+          {"loaded_on_rank0", ranks_.front()->loaded().loaded.size()}};
 }
 
 Report PreflightRun::run() {
   build_ranks();
-  // init: the build as it came out of the constructor, then the first values.
-  for (auto& rank : ranks_) {
-    rank->guard().record("init");
-    run_init_step(*rank, plan_);
-  }
-  guard_point("init", plan_.meta_init ? DataNeeds::none() : DataNeeds::all(), false);
-  nlohmann::json load_summary;
-  if (plan_.checkpoint) load_summary = load();
-  if (plan_.world_size > 1) {
-    for (auto& rank : ranks_) run_broadcast_step(*rank, plan_, *replicator_);
-    guard_point("broadcast", DataNeeds::persistent(), true);
-  }
-  for (auto& rank : ranks_) {
-    run_materialize_step(*rank, plan_);
-    rank->guard().record("materialize");
-  }
-  // The trainer's first forward is the validation before step 1 (where LitGPT's bug struck).
-  guard_point("before-validation", DataNeeds::all(), plan_.world_size > 1);
-  return report(load_summary);
+  run_program(plan_);
+  return report();
 }
 
-Report PreflightRun::report(const nlohmann::json& load_summary) {
+Report PreflightRun::report() {
+  const nlohmann::json load = load_summary();
   Report report;
   report.command = "preflight";
   report.source = options_.model;
@@ -262,7 +247,7 @@ Report PreflightRun::report(const nlohmann::json& load_summary) {
       report.findings.push_back(std::move(finding));
     }
   }
-  if (!load_summary.is_null()) report.extra["load"] = load_summary;
+  if (!load.is_null()) report.extra["load"] = load;
   std::vector<std::string> fault_list;
   for (Fault fault : plan_.faults) fault_list.emplace_back(to_string(fault));
   report.extra["preflight"] = {

@@ -91,6 +91,12 @@ bool InitPlan::loads_on(int rank) const {
   return rank == 0 || has(Fault::RankSeedDivergence);
 }
 
+bool InitPlan::holds_data_after_load(int rank) const {
+  if (!meta_init) return true;
+  if (checkpoint) return loads_on(rank);
+  return resume && rank == 0;
+}
+
 bool InitPlan::broadcasts() const {
   return world_size > 1 && !has(Fault::SkipBroadcast) && !has(Fault::ToEmptyNoInit) &&
          !has(Fault::RankSeedDivergence);
@@ -139,15 +145,6 @@ void run_init_step(RankSession& session, const InitPlan& plan) {
   if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
 }
 
-void mark_filled_keys_repaired(RankSession& session, std::vector<Finding>& findings) {
-  Inventory now = session.walker().snapshot();
-  for (auto& finding : findings) {
-    if (finding.code != "missing-key" || !finding.tensor) continue;
-    const TensorRecord* record = now.find(*finding.tensor);
-    if (record && record->has_data()) finding.repaired = true;
-  }
-}
-
 LoadResult run_load_step(RankSession& session, const InitPlan& plan) {
   if (!plan.loads_on(session.rank())) return {};
   LoadOptions options;
@@ -161,9 +158,19 @@ LoadResult run_load_step(RankSession& session, const InitPlan& plan) {
 }
 
 void run_broadcast_step(RankSession& session, const InitPlan& plan, Replicator& replicator) {
-  if (!plan.broadcasts() || session.rank() == 0) return;
+  if (!plan.broadcasts()) return;
   replicator.replicate(session, replicated_names(session));
-  if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
+  if (session.rank() != 0 && plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
+}
+
+void replace_trainable_parameters(RankSession& session) {
+  session.walker().refresh();
+  for (auto& live : session.walker().tensors()) {
+    if (live.kind != TensorKind::Parameter || !live.tensor.defined() || !live.tensor.requires_grad()) continue;
+    torch::Tensor fresh = live.tensor.detach().clone().set_requires_grad(true);
+    replace_registered_parameter(*live.module, live.local_name(), fresh);
+  }
+  session.walker().refresh();
 }
 
 void run_materialize_step(RankSession& session, const InitPlan& plan) {

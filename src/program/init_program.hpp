@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,12 +35,16 @@ struct InitPlan {
   std::vector<std::string> offload;
   // The checkpoint rank 0 loads at "load" (the caller keeps it open); none: init only.
   const CheckpointFile* checkpoint = nullptr;
+  // `train --resume`: rank 0 reads the run's own checkpoint at "load", after plan.checkpoint.
+  std::function<void(RankSession&)> resume;
 
   bool has(Fault fault) const { return faults.count(fault) > 0; }
   bool offloaded(const std::string& name) const;
   // Does `rank` read the checkpoint at "load"? Rank 0; every rank when each rank does its
   // own initialization (rank-seed-divergence); none under to-empty-no-init or without one.
   bool loads_on(int rank) const;
+  // Must `rank` hold its parameters and persistent buffers once "load" is done?
+  bool holds_data_after_load(int rank) const;
   // Does any rank other than 0 receive rank 0's tensors?
   bool broadcasts() const;
 };
@@ -67,15 +72,17 @@ void run_init_step(RankSession& session, const InitPlan& plan);
 // so those tensors stay meta (missing-key here, meta-parameter at the next guard point).
 // Ranks that do not load get an empty result.
 LoadResult run_load_step(RankSession& session, const InitPlan& plan);
-// After the load guard point: a missing-key finding counts as repaired once the guard filled its
-// tensor from its init recipe (shape and dtype mismatches stay: the file still disagrees).
-void mark_filled_keys_repaired(RankSession& session, std::vector<Finding>& findings);
-
-// Phase "broadcast": ranks other than 0 receive every parameter and persistent buffer.
+// Phase "broadcast": rank 0 sends every parameter and persistent buffer, the others receive
+// them (every rank calls it: on the trainer it is a collective).
 void run_broadcast_step(RankSession& session, const InitPlan& plan, Replicator& replicator);
 
 // Phase "materialize": every rank recomputes its derived buffers.
 void run_materialize_step(RankSession& session, const InitPlan& plan);
+// optimizer-before-replace, after materialize: each trainable parameter is replaced in its
+// module's registry by a new tensor (what load_state_dict(assign=True) or a to_empty that
+// re-creates parameters does), so an optimizer built earlier steps tensors the model no
+// longer has.
+void replace_trainable_parameters(RankSession& session);
 
 // The names of a session's parameters and persistent buffers (what a broadcast sends).
 std::vector<std::string> replicated_names(RankSession& session);

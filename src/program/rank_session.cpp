@@ -18,4 +18,22 @@ void RankSession::keep(const std::vector<Finding>& findings) {
   }
 }
 
+void RankSession::finish_load(LoadResult loaded) {
+  step_findings_ = loaded.findings;
+  loaded_ = std::move(loaded);
+}
+
+void RankSession::keep_step_findings(bool check_passed) {
+  if (check_passed && guard_.config().policy == GuardPolicy::Repair) {
+    Inventory now = walker_.snapshot();
+    for (auto& finding : step_findings_) {
+      if (finding.code != "missing-key" || !finding.tensor) continue;
+      const TensorRecord* record = now.find(*finding.tensor);
+      if (record && record->has_data()) finding.repaired = true;
+    }
+  }
+  keep(step_findings_);
+  step_findings_.clear();
+}
+
 }  // namespace metaguard

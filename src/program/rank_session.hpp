@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "guard/guard.hpp"
+#include "load/checkpoint_loader.hpp"
 #include "model/gpt.hpp"
 
 namespace metaguard {
@@ -31,6 +32,14 @@ class RankSession {
   void keep(const std::vector<Finding>& findings);
   const std::vector<Finding>& findings() const { return findings_; }
 
+  // The load step's result; its findings wait for the phase's check (keep_step_findings).
+  void finish_load(LoadResult loaded);
+  const LoadResult& loaded() const { return loaded_; }
+  // After the phase's check: the step's findings are kept. When the check passed under
+  // `repair`, a missing-key finding counts as repaired once the guard filled its tensor from
+  // its init recipe (shape and dtype mismatches stay: the file still disagrees).
+  void keep_step_findings(bool check_passed);
+
  private:
   int rank_;
   GPT model_;
@@ -39,6 +48,8 @@ class RankSession {
   ModuleWalker walker_;
   Guard guard_;
   std::vector<Finding> findings_;
+  LoadResult loaded_;
+  std::vector<Finding> step_findings_;
   std::set<std::tuple<std::string, std::string>> seen_;
 };
 

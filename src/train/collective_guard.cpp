@@ -39,18 +39,14 @@ std::vector<std::string> CollectiveGuard::rebroadcast() {
   return rebroadcast_names_;
 }
 
-CollectiveGuard::Attempt CollectiveGuard::attempt(const std::string& phase, DataNeeds needs,
-                                                  const GuardPointOptions& options) {
+CollectiveGuard::Attempt CollectiveGuard::attempt(const std::string& phase, DataNeeds needs, GuardExtras extras) {
   Attempt out;
-  GuardExtras extras;
-  extras.optimizer = options.optimizer;
-  extras.target_device = options.target_device;
   divergent_.clear();
   rebroadcast_names_.clear();
   rebroadcast_done_ = false;
   std::vector<const Inventory*> ranks;
   bool checked = false;
-  if (options.compare_replicas && communicator_.world_size() > 1) {
+  if (extras.compare_replicas && communicator_.world_size() > 1) {
     Inventory own;
     comparison_ = compare_replicas(session_.walker(), communicator_, threads_, &own);
     divergent_ = comparison_.divergent;
@@ -103,7 +99,7 @@ void CollectiveGuard::stop(const std::string& phase, const Agreement& agreement,
   throw RunStopped(phase, agreement.failed_ranks, message);
 }
 
-std::vector<Finding> CollectiveGuard::run(const std::string& phase, DataNeeds needs, const GuardPointOptions& options) {
+std::vector<Finding> CollectiveGuard::run(const std::string& phase, DataNeeds needs, const GuardExtras& extras) {
   auto start = std::chrono::steady_clock::now();
   struct Timer {
     double& total;
@@ -120,7 +116,7 @@ std::vector<Finding> CollectiveGuard::run(const std::string& phase, DataNeeds ne
     session_.guard().check_point(phase, needs);  // records the phase, checks nothing
     return {};
   }
-  Attempt first = attempt(phase, needs, options);
+  Attempt first = attempt(phase, needs, extras);
   Agreement agreement = agree(first, phase);
   if (!agreement.failed_ranks.empty()) {
     session_.keep(first.findings);
@@ -132,7 +128,7 @@ std::vector<Finding> CollectiveGuard::run(const std::string& phase, DataNeeds ne
   }
 
   // Verify the repairs, across ranks.
-  GuardPointOptions verify = options;
+  GuardExtras verify = extras;
   verify.compare_replicas = true;
   Attempt second = attempt(phase, needs, verify);
   for (auto& finding : first.findings) {

@@ -12,13 +12,6 @@
 
 namespace metaguard {
 
-struct GuardPointOptions {
-  // Compare content hashes of replicated tensors across ranks first (after broadcast).
-  bool compare_replicas = false;
-  const std::vector<OptimizerEntry>* optimizer = nullptr;
-  std::optional<std::string> target_device;
-};
-
 // A guard point that every rank passes together. Each rank checks its own model through
 // its Guard (policy off, warn, fail or repair); then the ranks agree, in one all-reduce,
 // whether any of them must stop, so that all stop together (RunStopped) or all go on.
@@ -34,7 +27,7 @@ class CollectiveGuard {
 
   // Returns this rank's findings (repaired ones marked; warnings under `warn`); keeps them
   // in the session. Throws RunStopped on every rank when any rank stops.
-  std::vector<Finding> run(const std::string& phase, DataNeeds needs, const GuardPointOptions& options = {});
+  std::vector<Finding> run(const std::string& phase, DataNeeds needs, const GuardExtras& extras = {});
 
   // Seconds spent in guard points so far (checks, hashing, agreement).
   double seconds() const { return seconds_; }
@@ -56,7 +49,7 @@ class CollectiveGuard {
     bool any_changed = false;
   };
 
-  Attempt attempt(const std::string& phase, DataNeeds needs, const GuardPointOptions& options);
+  Attempt attempt(const std::string& phase, DataNeeds needs, GuardExtras extras);
   Agreement agree(const Attempt& attempt, const std::string& phase);
   [[noreturn]] void stop(const std::string& phase, const Agreement& agreement, const Attempt& attempt);
   std::vector<std::string> rebroadcast();

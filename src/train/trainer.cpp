@@ -18,7 +18,7 @@
 #include "core/yaml_document.hpp"
 #include "load/checkpoint_saver.hpp"
 #include "load/qkv_layout.hpp"
-#include "program/init_program.hpp"
+#include "program/phase_program.hpp"
 #include "report/report_json.hpp"
 #include "train/stop_signal.hpp"
 #include "walk/module_registries.hpp"
@@ -71,13 +71,13 @@ void Trainer::log(const std::string& text) const {
 
 void Trainer::loop_guard_point(const std::string& phase) {
   phase_ = phase;
-  GuardPointOptions options;
-  options.optimizer = &optimizer_entries_;
-  guard_point(phase, DataNeeds::all(), options);
+  GuardExtras extras;
+  extras.optimizer = &optimizer_entries_;
+  guard_point(phase, DataNeeds::all(), extras);
 }
 
-void Trainer::guard_point(const std::string& phase, DataNeeds needs, const GuardPointOptions& options) {
-  std::vector<Finding> findings = guard_->run(phase, needs, options);
+void Trainer::guard_point(const std::string& phase, DataNeeds needs, const GuardExtras& extras) {
+  std::vector<Finding> findings = guard_->run(phase, needs, extras);
   std::map<std::string, int> repaired;
   std::vector<const Finding*> open;
   for (const auto& finding : findings) {
@@ -109,7 +109,7 @@ void Trainer::build() {
   guard_ = std::make_unique<CollectiveGuard>(*session_, communicator_, *replicator_, setup_.threads);
 }
 
-InitPlan Trainer::init_plan() const {
+InitPlan Trainer::init_plan() {
   InitPlan plan;
   plan.world_size = world_;
   plan.meta_init = setup_.meta_init;
@@ -118,97 +118,41 @@ InitPlan Trainer::init_plan() const {
   plan.device = device_;
   plan.threads = setup_.threads;
   plan.checkpoint = setup_.checkpoint.get();
+  if (setup_.resume) {
+    plan.resume = [this](RankSession& session) {
+      auto loaded = RunCheckpoint::load_weights(setup_.options.resume, *setup_.resume, session, device_);
+      log(fmt::format("resumed {} tensors from {} (step {})", loaded.size(), setup_.options.resume, setup_.resume->step));
+    };
+  }
   return plan;
 }
 
-void Trainer::initialize() {
-  const InitPlan plan = init_plan();
-  // init: the build as constructed, then the first values (rank 0; every rank under some faults).
-  phase_ = "init";
-  session_->guard().record("init");
-  run_init_step(*session_, plan);
-  guard_point("init", setup_.meta_init ? DataNeeds::none() : DataNeeds::all());
-  if (plan.checkpoint || setup_.resume) load(plan);
-  if (world_ > 1) broadcast(plan);
-  // materialize: every rank recomputes its derived buffers (recorded, not a guard point).
-  // move-with-meta skips it and relies on moving the model instead (the bug).
-  phase_ = "materialize";
-  if (!setup_.has(Fault::MoveWithMeta)) run_materialize_step(*session_, plan);
-  session_->guard().record("materialize");
-  if (setup_.has(Fault::OptimizerBeforeReplace)) replace_trainable_parameters();
+// The trainer runs the initialization program (program/phase_program.hpp) for its own rank:
+// every step on this rank's device (cuda:LOCAL_RANK or the CPU), every check collective.
+void Trainer::initialize() { run_program(init_plan()); }
 
-  // before-transfer: only when the model moves. Every step above already works on this
-  // rank's device (cuda:LOCAL_RANK or the CPU); move-with-meta skipped materialization and
-  // moves the model instead, which fails on a meta tensor wherever it goes.
-  const torch::Device target = device_;
-  if (setup_.has(Fault::MoveWithMeta)) {
-    phase_ = "before-transfer";
-    GuardPointOptions transfer;
-    transfer.target_device = target.str();
-    guard_point("before-transfer", DataNeeds::all(), transfer);
-    session_->model()->to(target);
-  }
+void Trainer::check_phase(const ProgramPhase& phase, const InitPlan& plan) {
+  if (phase.first_forward) return;  // the first validation checks it, optimizer included (train())
+  GuardExtras extras;
+  extras.compare_replicas = phase.check == PhaseCheck::AcrossRanks;
+  if (phase.names_target_device) extras.target_device = plan.device.str();
+  guard_point(std::string(to_string(phase.phase)), phase.needs(plan, rank_), extras);
 }
 
-// load: rank 0 reads --checkpoint's base weights (src/load, in place; under partial-checkpoint
-// some keys are hidden), then --resume's adapters (or whole model).
-void Trainer::load(const InitPlan& plan) {
-  phase_ = "load";
-  std::vector<Finding> load_findings;
-  if (plan.checkpoint) {
-    LoadResult loaded = run_load_step(*session_, plan);
-    load_findings = loaded.findings;
+void Trainer::finished(const ProgramPhase& phase) {
+  if (phase.phase == Phase::Load) {
+    const LoadResult& loaded = session_->loaded();
     if (!loaded.loaded.empty()) {
       log(fmt::format("rank {}: loaded {} tensors ({:.1f} MB) from {}", rank_, loaded.loaded.size(),
-                      static_cast<double>(loaded.bytes_read) / 1e6, plan.checkpoint->path()));
+                      static_cast<double>(loaded.bytes_read) / 1e6, setup_.checkpoint->path()));
     }
   }
-  if (setup_.resume && rank_ == 0) {
-    auto loaded = RunCheckpoint::load_weights(setup_.options.resume, *setup_.resume, *session_, device_);
-    log(fmt::format("resumed {} tensors from {} (step {})", loaded.size(), setup_.options.resume, setup_.resume->step));
-  }
-  const bool holds_data = plan.checkpoint ? plan.loads_on(rank_) || !setup_.meta_init : rank_ == 0 || !setup_.meta_init;
-  try {
-    guard_point("load", holds_data ? DataNeeds::persistent() : DataNeeds::none());
-  } catch (const RunStopped&) {
-    session_->keep(load_findings);  // the loader's own findings (missing-key, ...) explain the stop
-    throw;
-  }
-  mark_filled_keys_repaired(*session_, load_findings);
-  session_->keep(load_findings);
-}
-
-// broadcast: rank 0 sends parameters and persistent buffers; the others receive them.
-void Trainer::broadcast(const InitPlan& plan) {
-  phase_ = "broadcast";
-  if (rank_ == 0) {
-    if (plan.broadcasts()) replicator_->replicate(*session_, replicated_names(*session_));
-  } else {
-    run_broadcast_step(*session_, plan, *replicator_);
-  }
-  GuardPointOptions compare;
-  compare.compare_replicas = true;
-  guard_point("broadcast", DataNeeds::persistent(), compare);
   const auto& comparison = guard_->last_comparison();
-  if (rank_ == 0 && !comparison.inventories.empty()) {
+  if (phase.phase == Phase::Broadcast && rank_ == 0 && !comparison.inventories.empty()) {
     log(fmt::format("broadcast verified: content hashes of {} tensors compared across {} ranks ({:.3f} s hashing, "
                     "{:.3f} s exchange)",
                     comparison.inventories.front().size(), world_, comparison.hash_seconds, comparison.exchange_seconds));
   }
-}
-
-void Trainer::replace_trainable_parameters() {
-  // optimizer-before-replace: the optimizer was built on the meta model; now each trainable
-  // parameter is replaced in its module's registry by a new tensor (what a load_state_dict
-  // with assign=True or a to_empty that re-creates parameters does), so the optimizer keeps
-  // stepping tensors the model no longer has.
-  session_->walker().refresh();
-  for (auto& live : session_->walker().tensors()) {
-    if (live.kind != TensorKind::Parameter || !live.tensor.defined() || !live.tensor.requires_grad()) continue;
-    torch::Tensor fresh = live.tensor.detach().clone().set_requires_grad(true);
-    replace_registered_parameter(*live.module, live.local_name(), fresh);
-  }
-  session_->walker().refresh();
 }
 
 void Trainer::prepare_optimizer() {

@@ -8,6 +8,7 @@
 #include <torch/optim/adamw.h>
 
 #include "core/report.hpp"
+#include "program/phase_program.hpp"
 #include "program/rank_session.hpp"
 #include "train/batch_plan.hpp"
 #include "train/c10d_replicator.hpp"
@@ -41,7 +42,7 @@ struct TrainResult {
 // Every guard point is a CollectiveGuard: all ranks check, agree, and stop together. A
 // lost rank ends the run through the communicator's CollectiveFailure. Whatever happens,
 // run() returns a report (rank<k>.json and, on rank 0, report.json in --out).
-class Trainer {
+class Trainer : private ProgramRunner {
  public:
   // `device`: where this rank builds, materializes, repairs and trains (RunPlacement).
   Trainer(const TrainSetup& setup, Communicator& communicator, torch::Device device);
@@ -51,14 +52,16 @@ class Trainer {
 
  private:
   void build();
-  // The initialization program's phases for this rank: init, load, broadcast, materialize and,
-  // under move-with-meta, before-transfer; each ends at its guard point.
+  // The initialization program for this rank (the ProgramRunner side: one session, the c10d
+  // broadcast, collective checks, and log lines about what load and broadcast did).
   void initialize();
-  InitPlan init_plan() const;
-  void load(const InitPlan& plan);
-  void broadcast(const InitPlan& plan);
+  InitPlan init_plan();
+  std::vector<RankSession*> sessions() override { return {session_.get()}; }
+  Replicator& replicator() override { return *replicator_; }
+  void check_phase(const ProgramPhase& phase, const InitPlan& plan) override;
+  void entering(const ProgramPhase& phase) override { phase_ = std::string(to_string(phase.phase)); }
+  void finished(const ProgramPhase& phase) override;
   void prepare_optimizer();
-  void replace_trainable_parameters();
   void train();
   void train_step(int64_t step);
   double validate(int64_t step);
@@ -67,7 +70,7 @@ class Trainer {
   void export_final();
   void refresh_optimizer_entries();
   // A guard point (CollectiveGuard::run) that also tells what it warned about or repaired.
-  void guard_point(const std::string& phase, DataNeeds needs, const GuardPointOptions& options = {});
+  void guard_point(const std::string& phase, DataNeeds needs, const GuardExtras& extras = {});
   // The guard points of the training loop (before the first forward, each validation, each
   // save): every tensor needs its data, and the optimizer's references are checked too.
   void loop_guard_point(const std::string& phase);
