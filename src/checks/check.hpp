@@ -65,6 +65,9 @@ class Check {
  public:
   virtual ~Check() = default;
   virtual std::string_view code() const = 0;
+  // How its findings are repaired; where there is no repair, why (shown with the finding).
+  virtual RepairKind repair() const { return RepairKind::None; }
+  virtual std::string_view no_repair_reason() const { return "no automatic repair for this finding"; }
   virtual void run(const CheckContext& context, std::vector<Finding>& out) const = 0;
 };
 

@@ -1,5 +1,3 @@
-#include <fmt/format.h>
-
 #include "checks/check.hpp"
 
 namespace metaguard {
@@ -9,24 +7,13 @@ std::string CheckContext::cause(const TensorRecord& tensor) const {
   return "no provenance recorded";
 }
 
-std::string CheckContext::where() const {
-  std::string text;
-  if (rank) text += fmt::format(" on rank {}", *rank);
-  if (!phase.empty()) text += fmt::format(" at {}", phase);
-  return text;
-}
+std::string CheckContext::where() const { return where_text(rank, phase); }
 
 Finding CheckContext::make(std::string code, Severity severity, const TensorRecord* tensor,
                            std::string message, std::string hint) const {
-  Finding finding;
-  finding.code = std::move(code);
-  finding.severity = severity;
-  if (tensor) finding.tensor = tensor->name;
-  finding.rank = rank;
-  if (!phase.empty()) finding.phase = phase;
-  finding.message = std::move(message);
-  finding.hint = std::move(hint);
-  return finding;
+  std::optional<std::string> name;
+  if (tensor) name = tensor->name;
+  return FindingPlace{rank, phase}.make(std::move(code), severity, std::move(name), std::move(message), std::move(hint));
 }
 
 }  // namespace metaguard

@@ -8,6 +8,9 @@ namespace metaguard {
 class LoraTrainabilityCheck final : public Check {
  public:
   std::string_view code() const override { return "lora-trainability"; }
+  std::string_view no_repair_reason() const override {
+    return "trainability is a choice: call mark_only_lora_trainable()";
+  }
   void run(const CheckContext& context, std::vector<Finding>& out) const override;
 };
 

@@ -7,6 +7,7 @@ namespace metaguard {
 // kind must hold data. Subclasses say which kind and why that kind ends up there.
 class MetaTensorCheck : public Check {
  public:
+  RepairKind repair() const override { return RepairKind::Materialize; }
   void run(const CheckContext& context, std::vector<Finding>& out) const override;
 
  protected:

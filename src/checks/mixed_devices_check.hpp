@@ -8,6 +8,9 @@ namespace metaguard {
 class MixedDevicesCheck final : public Check {
  public:
   std::string_view code() const override { return "mixed-devices"; }
+  std::string_view no_repair_reason() const override {
+    return "moving tensors is the caller's decision: move the whole model to one device";
+  }
   void run(const CheckContext& context, std::vector<Finding>& out) const override;
 };
 

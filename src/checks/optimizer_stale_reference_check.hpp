@@ -8,6 +8,7 @@ namespace metaguard {
 class OptimizerStaleReferenceCheck final : public Check {
  public:
   std::string_view code() const override { return "optimizer-stale-reference"; }
+  std::string_view no_repair_reason() const override { return "rebuild the optimizer after materialization"; }
   void run(const CheckContext& context, std::vector<Finding>& out) const override;
 };
 

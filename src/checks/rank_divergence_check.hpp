@@ -8,6 +8,7 @@ namespace metaguard {
 class RankDivergenceCheck final : public Check {
  public:
   std::string_view code() const override { return "rank-divergence"; }
+  RepairKind repair() const override { return RepairKind::Rebroadcast; }
   void run(const CheckContext& context, std::vector<Finding>& out) const override;
 };
 

@@ -38,7 +38,11 @@ const Check* find_check(std::string_view code) {
 
 std::vector<Finding> run_checks(const CheckContext& context) {
   std::vector<Finding> findings;
-  for (const auto& check : all_checks()) check->run(context, findings);
+  for (const auto& check : all_checks()) {
+    const size_t first = findings.size();
+    check->run(context, findings);
+    for (size_t i = first; i < findings.size(); ++i) findings[i].repair = check->repair();
+  }
   sort_findings(findings);
   return findings;
 }

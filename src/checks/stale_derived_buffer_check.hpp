@@ -8,6 +8,7 @@ namespace metaguard {
 class StaleDerivedBufferCheck final : public Check {
  public:
   std::string_view code() const override { return "stale-derived-buffer"; }
+  RepairKind repair() const override { return RepairKind::Refill; }
   void run(const CheckContext& context, std::vector<Finding>& out) const override;
 };
 

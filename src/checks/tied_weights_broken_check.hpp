@@ -8,6 +8,7 @@ namespace metaguard {
 class TiedWeightsBrokenCheck final : public Check {
  public:
   std::string_view code() const override { return "tied-weights-broken"; }
+  RepairKind repair() const override { return RepairKind::Retie; }
   void run(const CheckContext& context, std::vector<Finding>& out) const override;
 };
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include <fmt/format.h>
+
 namespace metaguard {
 
 bool Finding::operator==(const Finding& other) const {
@@ -39,6 +41,26 @@ void apply_allow_globs(std::vector<Finding>& findings, const std::vector<std::st
       }
     }
   }
+}
+
+std::string where_text(const std::optional<int>& rank, const std::string& phase) {
+  std::string text;
+  if (rank) text += fmt::format(" on rank {}", *rank);
+  if (!phase.empty()) text += fmt::format(" at {}", phase);
+  return text;
+}
+
+Finding FindingPlace::make(std::string code, Severity severity, std::optional<std::string> tensor,
+                           std::string message, std::string hint) const {
+  Finding finding;
+  finding.code = std::move(code);
+  finding.severity = severity;
+  finding.tensor = std::move(tensor);
+  finding.rank = rank;
+  if (!phase.empty()) finding.phase = phase;
+  finding.message = std::move(message);
+  finding.hint = std::move(hint);
+  return finding;
 }
 
 }  // namespace metaguard

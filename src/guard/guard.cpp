@@ -21,7 +21,27 @@ std::string failure_message(const std::vector<Finding>& findings) {
 
 bool same_problem(const Finding& a, const Finding& b) { return a.code == b.code && a.tensor == b.tensor; }
 
+bool open_error(const Finding& finding) {
+  return finding.severity == Severity::Error && !finding.repaired && !finding.allowed;
+}
+
 }  // namespace
+
+std::vector<Finding> merge_second_look(std::vector<Finding> first, const std::vector<Finding>& second) {
+  for (auto& finding : first) {
+    if (!open_error(finding)) continue;
+    bool still = false;
+    for (const auto& now : second) still = still || (open_error(now) && same_problem(finding, now));
+    if (!still) finding.repaired = true;
+  }
+  const size_t known = first.size();
+  for (const auto& now : second) {
+    bool seen = false;
+    for (size_t i = 0; i < known; ++i) seen = seen || same_problem(first[i], now);
+    if (!seen) first.push_back(now);
+  }
+  return first;
+}
 
 GuardFailure::GuardFailure(std::string phase, std::vector<Finding> findings)
     : std::runtime_error(failure_message(findings)), phase_(std::move(phase)), findings_(std::move(findings)) {}
@@ -78,25 +98,12 @@ std::vector<Finding> Guard::check_point(const std::string& phase, DataNeeds need
   repair_log_.insert(repair_log_.end(), actions.begin(), actions.end());
   Inventory after = walker_.snapshot(options);
   ledger_.record(phase, after);
-  std::vector<Finding> remaining = check(ledger_.latest(), phase, needs, extras);
+  findings = merge_second_look(std::move(findings), check(ledger_.latest(), phase, needs, extras));
   for (auto& finding : findings) {
-    bool still_there = false;
-    for (const auto& now : remaining) still_there = still_there || same_problem(finding, now);
-    if (!still_there && finding.severity == Severity::Error) {
-      finding.repaired = true;
-      continue;
-    }
+    if (finding.repaired || !finding.tensor) continue;
     for (const auto& action : actions) {
-      if (finding.tensor && action.tensor == *finding.tensor && !action.done) {
-        finding.message += fmt::format(" Not repaired: {}.", action.how);
-      }
+      if (action.tensor == *finding.tensor && !action.done) finding.message += fmt::format(" Not repaired: {}.", action.how);
     }
-  }
-  // New problems the repair revealed (rare) are reported too.
-  for (const auto& now : remaining) {
-    bool known = false;
-    for (const auto& finding : findings) known = known || same_problem(finding, now);
-    if (!known) findings.push_back(now);
   }
   sort_findings(findings);
   if (has_errors(findings)) throw GuardFailure(phase, findings);

@@ -47,6 +47,11 @@ struct GuardExtras {
   bool hash_contents = false;
 };
 
+// After a repair, the second look decides: an open error of the first look that the second
+// no longer sees counts as repaired; problems only the second look sees are added. One rule
+// for the one-rank guard and the collective one.
+std::vector<Finding> merge_second_look(std::vector<Finding> first, const std::vector<Finding>& second);
+
 // Applies the policy at named points of a run: snapshot into the ledger, run every check,
 // then warn, fail, or repair and check again.
 class Guard {

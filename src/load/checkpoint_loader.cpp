@@ -48,33 +48,13 @@ struct Note {
 
 std::string shape_text(c10::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
-class FindingMaker {
+// The loader's findings: placed at the caller's rank and phase, about the file at `path`.
+class FindingMaker : public FindingPlace {
  public:
-  FindingMaker(const LoadOptions& options, const std::string& path) : options_(options), path_(path) {}
-
-  Finding make(std::string code, Severity severity, const std::string& tensor, std::string message,
-               std::string hint) const {
-    Finding finding;
-    finding.code = std::move(code);
-    finding.severity = severity;
-    finding.tensor = tensor;
-    finding.rank = options_.rank;
-    if (!options_.phase.empty()) finding.phase = options_.phase;
-    finding.message = std::move(message);
-    finding.hint = std::move(hint);
-    return finding;
-  }
-  // " on rank 0 at load"
-  std::string where() const {
-    std::string text;
-    if (options_.rank) text += fmt::format(" on rank {}", *options_.rank);
-    if (!options_.phase.empty()) text += fmt::format(" at {}", options_.phase);
-    return text;
-  }
+  FindingMaker(const LoadOptions& options, const std::string& path) : FindingPlace{options.rank, options.phase}, path_(path) {}
   const std::string& path() const { return path_; }
 
  private:
-  const LoadOptions& options_;
   const std::string& path_;
 };
 
@@ -250,10 +230,12 @@ void plan_group(const std::vector<LiveTensor*>& group, const CheckpointFile& fil
     for (LiveTensor* member : group) {
       // A base checkpoint holds no adapters: they are initialized, not loaded.
       if (keys.mapping() == KeyMapping::LoraBase && keys.base_only() && is_lora_parameter_name(member->name)) continue;
-      plan.findings.push_back(maker.make(
+      Finding missing = maker.make(
           "missing-key", Severity::Error, member->name, missing_message(*member, maker, keys),
           "use the checkpoint written for this model configuration, or initialize the tensors it lacks "
-          "explicitly (metaguard's --repair fills them from their init recipe)"));
+          "explicitly (metaguard's --repair fills them from their init recipe)");
+      missing.repair = RepairKind::Materialize;  // from its init recipe, like a meta tensor
+      plan.findings.push_back(std::move(missing));
       plan.notes.push_back({member->name, "not-loaded", fmt::format("not in {}", file.path())});
     }
     return;

@@ -6,22 +6,17 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "checks/registry.hpp"
 #include "repair/in_place.hpp"
 
 namespace metaguard {
 namespace {
 
-bool is_meta_code(const std::string& code) {
-  return code == "meta-parameter" || code == "meta-buffer" || code == "meta-nonpersistent-buffer" ||
-         code == "missing-key";
-}
-
+// Why a finding of `code` has no automatic repair: its check says (the loader's findings
+// other than missing-key have none either: the file disagrees with the model).
 std::string no_repair_reason(const std::string& code) {
-  if (code == "rank-divergence") return "needs rank 0's values: re-broadcast (the trainer's repair does this)";
-  if (code == "mixed-devices") return "moving tensors is the caller's decision: move the whole model to one device";
-  if (code == "optimizer-stale-reference") return "rebuild the optimizer after materialization";
-  if (code == "lora-trainability") return "trainability is a choice: call mark_only_lora_trainable()";
-  return "no automatic repair for this finding";
+  const Check* check = find_check(code);
+  return std::string(check ? check->no_repair_reason() : "no automatic repair for this finding");
 }
 
 // Another name of the tie group `name` belonged to when the ledger first saw it: the
@@ -52,16 +47,18 @@ std::vector<RepairAction> repair_findings(const std::vector<Finding>& findings, 
   for (const auto& finding : findings) {
     if (finding.severity != Severity::Error || !finding.tensor) continue;
     const std::string& name = *finding.tensor;
-    if (is_meta_code(finding.code)) {
-      to_materialize.insert(name);
-    } else if (finding.code == "uninitialized-storage" || finding.code == "stale-derived-buffer") {
-      to_refill.insert(name);
-    } else if (finding.code == "tied-weights-broken") {
-      to_retie.emplace_back(name, tie_partner(ledger, name));
-    } else if (finding.code == "rank-divergence" && replicate) {
-      to_replicate.push_back(name);
-    } else {
-      actions.push_back({finding.code, name, false, no_repair_reason(finding.code)});
+    switch (finding.repair) {
+      case RepairKind::Materialize: to_materialize.insert(name); break;
+      case RepairKind::Refill: to_refill.insert(name); break;
+      case RepairKind::Retie: to_retie.emplace_back(name, tie_partner(ledger, name)); break;
+      case RepairKind::Rebroadcast:
+        if (replicate) {
+          to_replicate.push_back(name);
+        } else {
+          actions.push_back({finding.code, name, false, "needs rank 0's values: re-broadcast (the trainer's repair does this)"});
+        }
+        break;
+      case RepairKind::None: actions.push_back({finding.code, name, false, no_repair_reason(finding.code)}); break;
     }
   }
 

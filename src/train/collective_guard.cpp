@@ -131,28 +131,14 @@ std::vector<Finding> CollectiveGuard::run(const std::string& phase, DataNeeds ne
   GuardExtras verify = extras;
   verify.compare_replicas = true;
   Attempt second = attempt(phase, needs, verify);
-  for (auto& finding : first.findings) {
-    if (!open_error(finding)) continue;
-    bool still = false;
-    for (const auto& now : second.findings) {
-      still = still || (open_error(now) && now.code == finding.code && now.tensor == finding.tensor);
-    }
-    if (!still) finding.repaired = true;
-  }
+  std::vector<Finding> all = merge_second_look(first.findings, second.findings);
   // A re-broadcast during verification would need a third look; treat what is left as final.
   if (second.changed && !second.failed) {
     for (const auto& finding : second.findings) second.failed = second.failed || open_error(finding);
   }
   Agreement verified = agree(second, phase);
-  session_.keep(first.findings);
-  session_.keep(second.findings);
+  session_.keep(all);
   if (!verified.failed_ranks.empty()) stop(phase, verified, second);
-  std::vector<Finding> all = first.findings;
-  for (const auto& finding : second.findings) {
-    bool known = false;
-    for (const auto& earlier : first.findings) known = known || (earlier.code == finding.code && earlier.tensor == finding.tensor);
-    if (!known) all.push_back(finding);
-  }
   return all;
 }
 

@@ -222,3 +222,22 @@ TEST_CASE("allow globs turn matching findings into counted info", "[checks]") {
   CHECK(summary.allowed == 1);
   CHECK(summary.errors == 1);
 }
+
+TEST_CASE("findings carry their check's repair: meta ones are materialized, garbage refilled", "[checks]") {
+  auto garbage = record("rope.cos", TensorKind::NonpersistentBuffer);
+  garbage.uninitialized = true;
+  garbage.derived = true;
+  Inventory inventory({record("a.weight", TensorKind::Parameter, "meta"), garbage});
+  CheckContext context{inventory, "before-forward", 0};
+  std::vector<Finding> findings = run_checks(context);
+  REQUIRE(findings.size() == 2);
+  for (const auto& finding : findings) {
+    INFO(finding.code);
+    if (finding.code == "meta-parameter") CHECK(finding.repair == RepairKind::Materialize);
+    if (finding.code == "uninitialized-storage") CHECK(finding.repair == RepairKind::Refill);
+  }
+  CHECK(find_check("mixed-devices")->repair() == RepairKind::None);
+  CHECK(find_check("mixed-devices")->no_repair_reason().find("move the whole model") != std::string_view::npos);
+  CHECK(find_check("tied-weights-broken")->repair() == RepairKind::Retie);
+  CHECK(find_check("rank-divergence")->repair() == RepairKind::Rebroadcast);
+}
