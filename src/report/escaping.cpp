@@ -77,16 +77,30 @@ std::string sanitize_utf8(std::string_view text) {
   return out;
 }
 
-std::string escape_xml_text(std::string_view text) {
+namespace {
+
+// XML's escapes; an attribute also escapes quotes and the whitespace a parser would
+// otherwise normalize to spaces.
+const char* xml_escape(std::string_view piece, bool attribute) {
+  if (piece == "&") return "&amp;";
+  if (piece == "<") return "&lt;";
+  if (piece == ">") return "&gt;";  // needed for "]]>" in text, harmless elsewhere
+  if (!attribute) return nullptr;
+  if (piece == "\"") return "&quot;";
+  if (piece == "'") return "&#39;";
+  if (piece == "\t") return "&#9;";
+  if (piece == "\n") return "&#10;";
+  if (piece == "\r") return "&#13;";
+  return nullptr;
+}
+
+std::string escape_xml(std::string_view text, bool attribute) {
   std::string out;
   out.reserve(text.size());
   for_each_sanitized(text, [&](std::string_view piece) {
-    if (piece == "&") {
-      out += "&amp;";
-    } else if (piece == "<") {
-      out += "&lt;";
-    } else if (piece == ">") {
-      out += "&gt;";  // needed for "]]>", harmless elsewhere
+    const char* escaped = xml_escape(piece, attribute);
+    if (escaped) {
+      out += escaped;
     } else {
       out += piece;
     }
@@ -94,32 +108,11 @@ std::string escape_xml_text(std::string_view text) {
   return out;
 }
 
-std::string escape_xml_attribute(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for_each_sanitized(text, [&](std::string_view piece) {
-    if (piece == "&") {
-      out += "&amp;";
-    } else if (piece == "<") {
-      out += "&lt;";
-    } else if (piece == ">") {
-      out += "&gt;";
-    } else if (piece == "\"") {
-      out += "&quot;";
-    } else if (piece == "'") {
-      out += "&#39;";
-    } else if (piece == "\t") {
-      out += "&#9;";
-    } else if (piece == "\n") {
-      out += "&#10;";
-    } else if (piece == "\r") {
-      out += "&#13;";
-    } else {
-      out += piece;
-    }
-  });
-  return out;
-}
+}  // namespace
+
+std::string escape_xml_text(std::string_view text) { return escape_xml(text, false); }
+
+std::string escape_xml_attribute(std::string_view text) { return escape_xml(text, true); }
 
 std::string escape_markdown(std::string_view text) {
   // Punctuation with inline meaning in CommonMark/GFM (emphasis, code, links, images, raw
