@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/report.hpp"
 #include "core/finding.hpp"
 #include "core/inventory.hpp"
 
@@ -21,16 +22,6 @@ std::vector<std::string> precision_names();
 // Bytes a floating-point element takes under `precision` (weights, gradients and each
 // AdamW moment alike).
 int64_t float_element_bytes(Precision precision);
-
-// One rank's memory on one device: what training would hold there.
-struct MemoryRow {
-  int rank = 0;
-  std::string device;
-  int64_t weight_bytes = 0;     // parameters and buffers that hold data (a shared storage once)
-  int64_t gradient_bytes = 0;   // trainable parameters
-  int64_t optimizer_bytes = 0;  // AdamW: two moments per trainable parameter
-  int64_t total_bytes() const { return weight_bytes + gradient_bytes + optimizer_bytes; }
-};
 
 // The rows of one rank's inventory, one per device its tensors are on; `device`, when not
 // empty, names the device the run would use instead ("cuda" for preflight --device cuda).

@@ -50,6 +50,24 @@ struct TrainingInfo {
 };
 
 // A complete report: what every renderer is fed.
+// One rank's memory on one device: what training would hold there (preflight).
+struct MemoryRow {
+  int rank = 0;
+  std::string device;
+  int64_t weight_bytes = 0;     // parameters and buffers that hold data (a shared storage once)
+  int64_t gradient_bytes = 0;   // trainable parameters
+  int64_t optimizer_bytes = 0;  // AdamW: two moments per trainable parameter
+  int64_t total_bytes() const { return weight_bytes + gradient_bytes + optimizer_bytes; }
+};
+
+// How many elements and tensors train and how many stay frozen (preflight, rank 0's model).
+struct ParameterCounts {
+  int64_t trainable_numel = 0;
+  int64_t frozen_numel = 0;
+  int64_t trainable_tensors = 0;
+  int64_t frozen_tensors = 0;
+};
+
 struct Report {
   static constexpr const char* kSchema = "metaguard.report/1";
   std::string command;  // scan | preflight | train | regress
@@ -57,6 +75,8 @@ struct Report {
   std::vector<TensorRecord> tensors;
   std::vector<Finding> findings;
   std::optional<TrainingInfo> training;
+  std::vector<MemoryRow> memory;               // "memory" (preflight): one row per rank and device
+  std::optional<ParameterCounts> parameters;  // "parameters" (preflight)
   // Additional command-specific sections (memory per rank, counts, ...), rendered as is.
   nlohmann::json extra = nlohmann::json::object();
 

@@ -27,30 +27,20 @@ std::vector<std::string> distinct_phases(const std::vector<std::string>& phases)
   return distinct;
 }
 
-nlohmann::json memory_json(const MemoryRow& row) {
-  return {{"rank", row.rank},
-          {"device", row.device},
-          {"weight_bytes", row.weight_bytes},
-          {"gradient_bytes", row.gradient_bytes},
-          {"optimizer_bytes", row.optimizer_bytes},
-          {"total_bytes", row.total_bytes()}};
-}
-
-nlohmann::json parameter_counts(const Inventory& inventory) {
-  int64_t trainable = 0, frozen = 0, trainable_tensors = 0, frozen_tensors = 0;
+ParameterCounts parameter_counts(const Inventory& inventory) {
+  ParameterCounts counts;
   std::unordered_set<uint64_t> seen;
   for (const auto& t : inventory.tensors()) {
     if (t.kind != TensorKind::Parameter || !seen.insert(t.tensor_key).second) continue;
     if (t.requires_grad.value_or(false)) {
-      trainable += t.numel;
-      ++trainable_tensors;
+      counts.trainable_numel += t.numel;
+      ++counts.trainable_tensors;
     } else {
-      frozen += t.numel;
-      ++frozen_tensors;
+      counts.frozen_numel += t.numel;
+      ++counts.frozen_tensors;
     }
   }
-  return {{"trainable_numel", trainable}, {"frozen_numel", frozen},
-          {"trainable_tensors", trainable_tensors}, {"frozen_tensors", frozen_tensors}};
+  return counts;
 }
 
 // One preflight: the flags checked (bad input stops before any model is built), every
@@ -220,13 +210,10 @@ Report PreflightRun::report() {
   Report report;
   report.command = "preflight";
   report.source = options_.model;
-  nlohmann::json memory = nlohmann::json::array();
-  std::vector<MemoryRow> memory_rows_all;
   for (auto& rank : ranks_) {
     Inventory final_inventory = rank->walker().snapshot();
-    for (const auto& row : memory_rows(rank->rank(), final_inventory, precision_, device_label_)) {
-      memory.push_back(memory_json(row));
-      memory_rows_all.push_back(row);
+    for (auto& row : memory_rows(rank->rank(), final_inventory, precision_, device_label_)) {
+      report.memory.push_back(std::move(row));
     }
     std::vector<TensorRecord> tensors = final_inventory.tensors();
     rank->ledger().annotate(tensors);
@@ -235,15 +222,14 @@ Report PreflightRun::report() {
       report.tensors.push_back(std::move(t));
     }
     for (const auto& finding : rank->findings()) report.findings.push_back(finding);
-    if (rank->rank() == 0) report.extra["parameters"] = parameter_counts(final_inventory);
+    if (rank->rank() == 0) report.parameters = parameter_counts(final_inventory);
   }
   // Storage ids are per report: replicas on different ranks are different storages.
   Inventory all_ranks(std::move(report.tensors));
   all_ranks.assign_storage_ids();
   report.tensors = all_ranks.tensors();
-  report.extra["memory"] = memory;
   if (device_memory_) {
-    for (auto& finding : memory_budget_findings(memory_rows_all, *device_memory_, "materialize")) {
+    for (auto& finding : memory_budget_findings(report.memory, *device_memory_, "materialize")) {
       report.findings.push_back(std::move(finding));
     }
   }

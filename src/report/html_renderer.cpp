@@ -84,11 +84,6 @@ std::string finding_class(const Finding& f) {
   return std::string(to_string(f.severity));
 }
 
-int64_t integer_field(const json& object, const char* key) {
-  auto it = object.find(key);
-  return (it != object.end() && it->is_number_integer()) ? it->get<int64_t>() : 0;
-}
-
 void render_header(const Report& report, const Summary& summary, std::string& out) {
   out += "<header class=\"top\">\n";
   out += fmt::format("<h1>metaguard <span class=\"command\">{}</span></h1>\n", text(report.command));
@@ -208,18 +203,13 @@ void render_training(const TrainingInfo& t, std::string& out) {
 
 void render_memory(const Report& report, const Summary& summary, std::string& out) {
   out += "<section id=\"memory\">\n";
-  auto memory = report.extra.find("memory");
   std::vector<StackedBar> bars;
-  if (memory != report.extra.end() && memory->is_array() && !memory->empty()) {
+  if (!report.memory.empty()) {
     out += "<h2>Memory per rank and device</h2>\n<p class=\"where\">Weights, gradients and optimizer state "
            "each rank will hold.</p>\n";
-    for (const auto& row : *memory) {
-      if (!row.is_object()) continue;
-      auto device = row.find("device");
-      std::string device_name = device != row.end() && device->is_string() ? device->get<std::string>() : "?";
-      bars.push_back({fmt::format("rank {} \xC2\xB7 {}", integer_field(row, "rank"), device_name),
-                      {integer_field(row, "weight_bytes"), integer_field(row, "gradient_bytes"),
-                       integer_field(row, "optimizer_bytes")}});
+    for (const auto& row : report.memory) {
+      bars.push_back({fmt::format("rank {} \xC2\xB7 {}", row.rank, row.device),
+                      {row.weight_bytes, row.gradient_bytes, row.optimizer_bytes}});
     }
     out += "<div class=\"scroll\">" + svg_stacked_bars(bars, {"weights", "gradients", "optimizer"}) + "</div>\n";
   } else {
@@ -231,12 +221,10 @@ void render_memory(const Report& report, const Summary& summary, std::string& ou
       out += "<div class=\"scroll\">" + svg_stacked_bars(bars, {"bytes"}) + "</div>\n";
     }
   }
-  auto parameters = report.extra.find("parameters");
-  if (parameters != report.extra.end() && parameters->is_object()) {
-    out += fmt::format(
-        "<p>Parameters: {} trainable elements in {} tensors, {} frozen elements in {} tensors.</p>\n",
-        integer_field(*parameters, "trainable_numel"), integer_field(*parameters, "trainable_tensors"),
-        integer_field(*parameters, "frozen_numel"), integer_field(*parameters, "frozen_tensors"));
+  if (report.parameters) {
+    const ParameterCounts& p = *report.parameters;
+    out += fmt::format("<p>Parameters: {} trainable elements in {} tensors, {} frozen elements in {} tensors.</p>\n",
+                       p.trainable_numel, p.trainable_tensors, p.frozen_numel, p.frozen_tensors);
   }
   out += "</section>\n";
 }

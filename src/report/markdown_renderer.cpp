@@ -15,11 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-int64_t integer_field(const json& object, const char* key) {
-  auto it = object.find(key);
-  return (it != object.end() && it->is_number_integer()) ? it->get<int64_t>() : 0;
-}
-
 std::string table_row(const std::vector<std::string>& cells) {
   return fmt::format("| {} |\n", fmt::join(cells, " | "));
 }
@@ -109,31 +104,21 @@ void render_training(const TrainingInfo& t, std::string& out) {
 }
 
 void render_extra(const Report& report, std::string& out) {
-  auto memory = report.extra.find("memory");
-  if (memory != report.extra.end() && memory->is_array() && !memory->empty()) {
+  if (!report.memory.empty()) {
     out += "\n## Memory per rank and device\n\n";
     out += table_head({"rank", "device", "weights", "gradients", "optimizer", "total"}, "rlrrrr");
-    for (const auto& row : *memory) {
-      if (!row.is_object()) continue;
-      auto device = row.find("device");
-      out += table_row({std::to_string(integer_field(row, "rank")),
-                        markdown_code_cell(device != row.end() && device->is_string()
-                                               ? device->get<std::string>()
-                                               : "?"),
-                        human_bytes(integer_field(row, "weight_bytes")),
-                        human_bytes(integer_field(row, "gradient_bytes")),
-                        human_bytes(integer_field(row, "optimizer_bytes")),
-                        human_bytes(integer_field(row, "total_bytes"))});
+    for (const auto& row : report.memory) {
+      out += table_row({std::to_string(row.rank), markdown_code_cell(row.device), human_bytes(row.weight_bytes),
+                        human_bytes(row.gradient_bytes), human_bytes(row.optimizer_bytes),
+                        human_bytes(row.total_bytes())});
     }
   }
-  auto parameters = report.extra.find("parameters");
-  if (parameters != report.extra.end() && parameters->is_object()) {
+  if (report.parameters) {
+    const ParameterCounts& p = *report.parameters;
     out += "\n## Parameters\n\n";
     out += table_head({"", "elements", "tensors"}, "lrr");
-    out += table_row({"trainable", std::to_string(integer_field(*parameters, "trainable_numel")),
-                      std::to_string(integer_field(*parameters, "trainable_tensors"))});
-    out += table_row({"frozen", std::to_string(integer_field(*parameters, "frozen_numel")),
-                      std::to_string(integer_field(*parameters, "frozen_tensors"))});
+    out += table_row({"trainable", std::to_string(p.trainable_numel), std::to_string(p.trainable_tensors)});
+    out += table_row({"frozen", std::to_string(p.frozen_numel), std::to_string(p.frozen_tensors)});
   }
 }
 

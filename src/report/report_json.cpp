@@ -245,7 +245,28 @@ json report_to_json(const Report& report, bool include_tensors) {
     };
   }
   out["groups"] = groups_to_json(report);
-  for (const auto& [key, value] : report.extra.items()) {
+  // The typed sections and the untyped ones, in one key order.
+  json sections = report.extra;
+  if (!report.memory.empty()) {
+    json rows = json::array();
+    for (const auto& row : report.memory) {
+      rows.push_back({{"rank", row.rank},
+                      {"device", row.device},
+                      {"weight_bytes", row.weight_bytes},
+                      {"gradient_bytes", row.gradient_bytes},
+                      {"optimizer_bytes", row.optimizer_bytes},
+                      {"total_bytes", row.total_bytes()}});
+    }
+    sections["memory"] = std::move(rows);
+  }
+  if (report.parameters) {
+    const ParameterCounts& p = *report.parameters;
+    sections["parameters"] = {{"trainable_numel", p.trainable_numel},
+                              {"frozen_numel", p.frozen_numel},
+                              {"trainable_tensors", p.trainable_tensors},
+                              {"frozen_tensors", p.frozen_tensors}};
+  }
+  for (const auto& [key, value] : sections.items()) {
     if (!out.contains(key)) out[key] = value;
   }
   return out;
@@ -296,8 +317,22 @@ Report report_from_json(const json& document, const std::string& origin) {
     }
     report.training = training;
   }
+  if (in.has("memory")) {
+    const json& rows = in.array("memory");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      FieldReader r(rows[i], fmt::format("{}.memory[{}]", origin, i));
+      report.memory.push_back({static_cast<int>(r.integer("rank")), r.string("device"), r.integer("weight_bytes"),
+                               r.integer("gradient_bytes"), r.integer("optimizer_bytes")});
+    }
+  }
+  if (in.has("parameters")) {
+    FieldReader p(in.at("parameters"), origin + ".parameters");
+    report.parameters = ParameterCounts{p.integer("trainable_numel"), p.integer("frozen_numel"),
+                                        p.integer("trainable_tensors"), p.integer("frozen_tensors")};
+  }
   // "groups" is derived from the findings and made anew when the report is written again.
-  static const char* const kKnown[] = {"schema", "command", "source", "tensors", "findings", "summary", "training", "groups"};
+  static const char* const kKnown[] = {"schema",   "command", "source", "tensors",    "findings",
+                                       "summary",  "training", "groups", "memory", "parameters"};
   for (const auto& [key, value] : document.items()) {
     bool known = false;
     for (const char* name : kKnown) known = known || key == name;

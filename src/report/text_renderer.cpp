@@ -58,12 +58,7 @@ std::string TextRenderer::render(const Report& report) const {
     }
   }
 
-  // `extra` may come from a file: read it without trusting its types.
-  auto integer = [](const nlohmann::json& object, const char* key) -> int64_t {
-    auto it = object.find(key);
-    return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
-  };
-  if (report.extra.contains("memory") && report.extra["memory"].is_array()) {
+  if (!report.memory.empty()) {
     std::string precision;  // preflight's --precision, when the report says
     if (report.extra.contains("preflight") && report.extra["preflight"].is_object()) {
       auto it = report.extra["preflight"].find("precision");
@@ -71,20 +66,16 @@ std::string TextRenderer::render(const Report& report) const {
     }
     out += fmt::format("\nmemory per rank and device{} (weights + gradients + AdamW state of trainable tensors):\n",
                        precision);
-    for (const auto& row : report.extra["memory"]) {
-      if (!row.is_object()) continue;
-      auto device = row.find("device");
-      out += fmt::format("  rank {} {}: {} total ({} weights, {} gradients, {} optimizer)\n", integer(row, "rank"),
-                         device != row.end() && device->is_string() ? device->get<std::string>() : "?",
-                         human_bytes(integer(row, "total_bytes")), human_bytes(integer(row, "weight_bytes")),
-                         human_bytes(integer(row, "gradient_bytes")), human_bytes(integer(row, "optimizer_bytes")));
+    for (const auto& row : report.memory) {
+      out += fmt::format("  rank {} {}: {} total ({} weights, {} gradients, {} optimizer)\n", row.rank, row.device,
+                         human_bytes(row.total_bytes()), human_bytes(row.weight_bytes), human_bytes(row.gradient_bytes),
+                         human_bytes(row.optimizer_bytes));
     }
   }
-  if (report.extra.contains("parameters") && report.extra["parameters"].is_object()) {
-    const auto& p = report.extra["parameters"];
-    out += fmt::format("\nparameters: {} trainable, {} frozen ({} tensors trainable, {} frozen)\n",
-                       integer(p, "trainable_numel"), integer(p, "frozen_numel"), integer(p, "trainable_tensors"),
-                       integer(p, "frozen_tensors"));
+  if (report.parameters) {
+    const ParameterCounts& p = *report.parameters;
+    out += fmt::format("\nparameters: {} trainable, {} frozen ({} tensors trainable, {} frozen)\n", p.trainable_numel,
+                       p.frozen_numel, p.trainable_tensors, p.frozen_tensors);
   }
 
   if (report.training) {

@@ -66,11 +66,8 @@ metaguard::Report failed_training_report() {
   training.val_losses = {{0, 5.63}, {10, 4.9}, {20, 4.7}};
   training.stopped = StopReason{"before-validation", 1, "3 tensors on meta"};
   report.training = training;
-  report.extra["memory"] = nlohmann::json::array();
   for (int rank = 0; rank < 2; ++rank) {
-    report.extra["memory"].push_back({{"rank", rank}, {"device", "cuda:" + std::to_string(rank)},
-                                      {"weight_bytes", 3 << 20}, {"gradient_bytes", 1 << 18},
-                                      {"optimizer_bytes", 1 << 19}, {"total_bytes", (3 << 20) + (3 << 18)}});
+    report.memory.push_back({rank, "cuda:" + std::to_string(rank), 3 << 20, 1 << 18, 1 << 19});
   }
   return report;
 }

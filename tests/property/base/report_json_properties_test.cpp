@@ -64,6 +64,14 @@ TEST_CASE("a JSON report parses back to the same tensors, findings and summary",
     report.source = *gen_text();
     report.tensors = *rc::gen::container<std::vector<TensorRecord>>(gen_tensor());
     report.findings = *rc::gen::container<std::vector<Finding>>(gen_finding());
+    const auto byte_count = rc::gen::inRange<int64_t>(0, int64_t{1} << 50);
+    const int rows = *rc::gen::inRange(0, 4);
+    for (int r = 0; r < rows; ++r) {
+      report.memory.push_back({r, *gen_text(), *byte_count, *byte_count, *byte_count});
+    }
+    if (*rc::gen::arbitrary<bool>()) {
+      report.parameters = ParameterCounts{*byte_count, *byte_count, *byte_count, *byte_count};
+    }
 
     std::string text = JsonRenderer().render(report);
     Report parsed = report_from_json(nlohmann::json::parse(text), "report.json");
@@ -84,6 +92,14 @@ TEST_CASE("a JSON report parses back to the same tensors, findings and summary",
       RC_ASSERT(a.provenance == b.provenance);
       RC_ASSERT(a.uninitialized == b.uninitialized);
     }
+    RC_ASSERT(parsed.memory.size() == report.memory.size());
+    for (size_t i = 0; i < report.memory.size(); ++i) {
+      RC_ASSERT(parsed.memory[i].device == report.memory[i].device);
+      RC_ASSERT(parsed.memory[i].total_bytes() == report.memory[i].total_bytes());
+    }
+    RC_ASSERT(parsed.parameters.has_value() == report.parameters.has_value());
+    if (report.parameters) RC_ASSERT(parsed.parameters->frozen_tensors == report.parameters->frozen_tensors);
+    RC_ASSERT(!parsed.extra.contains("memory"));  // typed, not left in the untyped sections
     // The summary in the file is what the report says, field by field.
     auto document = nlohmann::json::parse(text);
     RC_ASSERT(document["summary"]["errors"].get<int64_t>() == report.summary().errors);
@@ -129,7 +145,7 @@ TEST_CASE("the JSON renderer prints byte for byte what nlohmann prints for the s
       training.tokens_per_s = *gen_number();
       report.training = training;
     }
-    report.extra["memory"] = {{"rank0", {{"cpu", *rc::gen::arbitrary<int64_t>()}, {"share", *gen_number()}}},
+    report.extra["usage"] = {{"rank0", {{"cpu", *rc::gen::arbitrary<int64_t>()}, {"share", *gen_number()}}},
                               {"empty", nlohmann::json::object()},
                               {"list", nlohmann::json::array({*gen_any_text(), nullptr, true, *rc::gen::arbitrary<uint64_t>()})}};
     if (*rc::gen::arbitrary<bool>()) report.extra["a_first"] = nlohmann::json::array();

@@ -84,14 +84,10 @@ Report training_report() {
   training.val_losses = {{0, 5.6}, {4, 5.2}};
   training.stopped = StopReason{"before-validation", 1, "2 tensors on meta"};
   report.training = training;
-  report.extra["memory"] = nlohmann::json::array();
   for (int rank = 0; rank < 2; ++rank) {
-    report.extra["memory"].push_back({{"rank", rank}, {"device", "cuda:" + std::to_string(rank)},
-                                      {"weight_bytes", 1 << 20}, {"gradient_bytes", 1 << 16},
-                                      {"optimizer_bytes", 1 << 17}, {"total_bytes", (1 << 20) + (3 << 16)}});
+    report.memory.push_back({rank, "cuda:" + std::to_string(rank), 1 << 20, 1 << 16, 1 << 17});
   }
-  report.extra["memory"].push_back("not an object: skipped");
-  report.extra["parameters"] = {{"trainable_numel", 1000}, {"frozen_numel", "wrong type"}};
+  report.parameters = ParameterCounts{1000, 0, 0, 0};
   return report;
 }
 
@@ -155,7 +151,7 @@ TEST_CASE("report html: findings, timelines, loss curve, memory and tree", "[rep
   CHECK(count(html, "<polyline class=\"loss-train\"") == 2);
   CHECK(count(html, "<circle class=\"loss-val\"") == 2);
   CHECK(html.find("<b>Stopped</b> at <code>before-validation</code> on rank 1") != std::string::npos);
-  // One bar per memory row (the malformed row is skipped), labelled by rank and device.
+  // One bar per memory row, labelled by rank and device.
   CHECK(count(html, "rank 0 \xC2\xB7 cuda:0</text>") == 1);
   CHECK(count(html, "rank 1 \xC2\xB7 cuda:1</text>") == 1);
   CHECK(count(html, "<rect class=\"seg2\"") == 3);  // legend + two bars

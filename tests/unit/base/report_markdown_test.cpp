@@ -41,8 +41,7 @@ TEST_CASE("report markdown: hostile names keep every table rectangular", "[repor
   f.message = "value | with pipe\nand <b>html</b>";
   f.hint = "use *stars* and [links](x)";
   report.findings.push_back(f);
-  report.extra["memory"] = {{{"rank", 0}, {"device", "cuda|0"}, {"weight_bytes", 2048}, {"gradient_bytes", 0},
-                             {"optimizer_bytes", 0}, {"total_bytes", 2048}}};
+  report.memory.push_back({0, "cuda|0", 2048, 0, 0});
 
   std::string md = make_renderer("md")->render(report);
   INFO(md);
