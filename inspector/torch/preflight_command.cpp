@@ -31,6 +31,9 @@ int run_preflight(const std::vector<std::string>& args) {
       ("precision", po::value(&options.precision)->default_value(options.precision), "memory figures for LitGPT's --precision: 32-true, 16-true, bf16-true, 16-mixed, bf16-mixed")
       ("device", po::value(&options.device)->default_value(options.device), "memory figures per rank for: cpu, or cuda (one GPU per rank)")
       ("device-memory", po::value<std::string>(), "memory of one device, e.g. 80GiB: a rank that needs more is an error finding")
+      ("strategy", po::value(&options.strategy)->default_value(options.strategy), "replicate every weight on every rank, or shard the frozen base weights across ranks (memory per rank, shard sizes)")
+      ("micro-batch", po::value<int64_t>(), "sequences per rank per forward: with --seq-len, activations in the memory figures")
+      ("seq-len", po::value<int64_t>(), "tokens per sequence: with --micro-batch, activations in the memory figures")
       ("seed", po::value(&seed)->default_value(seed), "run seed for init recipes")
       ("threads", po::value(&options.threads)->default_value(options.threads), "threads for materialization and hashing");
   add_output_options(flags, output, /*with_allow=*/true);
@@ -40,6 +43,8 @@ int run_preflight(const std::vector<std::string>& args) {
   if (values.count("checkpoint")) options.checkpoint = values["checkpoint"].as<std::string>();
   if (!init.empty()) options.init = init;
   if (values.count("device-memory")) options.device_memory = values["device-memory"].as<std::string>();
+  if (values.count("micro-batch")) options.micro_batch = values["micro-batch"].as<int64_t>();
+  if (values.count("seq-len")) options.seq_len = values["seq-len"].as<int64_t>();
   if (options.threads < 1) throw InputError("--threads: must be at least 1");
   return emit_report(run_preflight(options), output);
 }

@@ -33,6 +33,23 @@ std::string size_text(int64_t bytes) {
   return fmt::format("{} B", bytes);
 }
 
+// Bytes one element of `t` takes under `precision` (integer tensors keep their own type).
+int64_t element_bytes(const TensorRecord& t, Precision precision) {
+  if (is_floating(t.dtype)) return float_element_bytes(precision);
+  return t.numel > 0 ? t.nbytes / t.numel : 0;
+}
+
+// The unit a sharded run gathers at once: a transformer block ("transformer.h.12"), or a
+// tensor outside the blocks on its own (the embedding, the head).
+std::string gather_unit(const std::string& name) {
+  static const std::string kBlocks = "transformer.h.";
+  if (name.compare(0, kBlocks.size(), kBlocks) != 0) return name;
+  const size_t end = name.find('.', kBlocks.size());
+  return end == std::string::npos ? name : name.substr(0, end);
+}
+
+bool sharded(const TensorRecord& t) { return t.kind == TensorKind::Parameter && !t.requires_grad.value_or(false); }
+
 }  // namespace
 
 std::optional<Precision> parse_precision(std::string_view name) {
@@ -82,6 +99,61 @@ std::vector<MemoryRow> memory_rows(int rank, const Inventory& inventory, Precisi
   return rows;
 }
 
+MemoryRow sharded_memory_row(int rank, int world_size, const Inventory& inventory, Precision precision,
+                             const std::string& device, ShardRow& shard) {
+  MemoryRow row;
+  row.rank = rank;
+  row.device = device.empty() ? "cpu" : device;
+  shard = ShardRow{};
+  shard.rank = rank;
+  std::unordered_set<uint64_t> storages;
+  std::map<std::string, int64_t> gathered;  // gather unit -> bytes of its full, padded buffers
+  for (const auto& t : inventory.tensors()) {
+    if (t.is_meta()) continue;  // offloaded on purpose: holds no memory
+    if (t.storage_key != 0 && !storages.insert(t.storage_key).second) continue;  // tied: counted once
+    const int64_t element = element_bytes(t, precision);
+    if (!sharded(t)) {
+      row.weight_bytes += t.numel * element;
+      if (t.kind == TensorKind::Parameter) {
+        row.gradient_bytes += t.numel * element;
+        row.optimizer_bytes += 2 * t.numel * element;
+      }
+      continue;
+    }
+    const ShardLayout layout(t.numel, world_size);
+    const ShardSlice slice = layout.slice(rank);
+    row.weight_bytes += layout.per_rank() * element;
+    gathered[gather_unit(t.name)] += layout.padded_numel() * element;
+    ++shard.tensors;
+    shard.elements += slice.size();
+    shard.bytes += layout.per_rank() * element;
+    if (slice.empty()) shard.empty.push_back(t.name);
+  }
+  for (const auto& [unit, bytes] : gathered) row.gathered_bytes = std::max(row.gathered_bytes, bytes);
+  return row;
+}
+
+std::vector<Finding> empty_shard_findings(const std::vector<ShardRow>& shards, int world_size, const std::string& phase) {
+  std::vector<Finding> findings;
+  const FindingPlace place{std::nullopt, phase};
+  for (const auto& row : shards) {
+    for (const auto& name : row.empty) {
+      Finding f = place.make(
+          "empty-shard", Severity::Warning, name,
+          fmt::format("The shard of {} on this rank is empty: the slices of lower ranks already cover all of its "
+                      "elements, so the rank holds only padding and takes part in every gather.",
+                      name),
+          fmt::format("nothing to do for metaguard's sharding; under PyTorch's FSDP2 an empty local shard left on meta "
+                      "fails with 'Cannot copy out of meta tensor' (pytorch#164554): materialize it too, or shard "
+                      "over fewer than {} ranks",
+                      world_size));
+      f.rank = row.rank;
+      findings.push_back(std::move(f));
+    }
+  }
+  return findings;
+}
+
 std::optional<int64_t> parse_byte_size(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
@@ -117,13 +189,20 @@ std::vector<Finding> memory_budget_findings(const std::vector<MemoryRow>& rows, 
     f.severity = Severity::Error;
     f.rank = row.rank;
     f.phase = phase;
-    f.message = fmt::format("Training would hold {} on {} on rank {} ({} weights, {} gradients, {} optimizer state) "
-                            "before any activation: {} more than the {} that --device-memory allows.",
-                            size_text(row.total_bytes()), row.device, row.rank, size_text(row.weight_bytes),
-                            size_text(row.gradient_bytes), size_text(row.optimizer_bytes),
-                            size_text(row.total_bytes() - budget), size_text(budget));
-    f.hint = "shard the frozen weights across ranks (FSDP), use more ranks, a 16-bit --precision, or fewer trainable "
-             "parameters";
+    std::string parts = fmt::format("{} weights, {} gradients, {} optimizer state", size_text(row.weight_bytes),
+                                    size_text(row.gradient_bytes), size_text(row.optimizer_bytes));
+    if (row.gathered_bytes) parts += fmt::format(", {} gathered for the largest block", size_text(row.gathered_bytes));
+    if (row.activation_bytes) parts += fmt::format(", {} activations", size_text(row.activation_bytes));
+    f.message = fmt::format("Training would hold {} on {} on rank {} ({}){}: {} more than the {} that --device-memory "
+                            "allows.",
+                            size_text(row.total_bytes()), row.device, row.rank, parts,
+                            row.activation_bytes ? "" : " before any activation", size_text(row.total_bytes() - budget),
+                            size_text(budget));
+    f.hint = row.gathered_bytes
+                 ? "use more ranks, a 16-bit --precision, a smaller --micro-batch or --seq-len, or fewer trainable "
+                   "parameters"
+                 : "shard the frozen weights across ranks (--strategy shard), use more ranks, a 16-bit --precision, or "
+                   "fewer trainable parameters";
     findings.push_back(std::move(f));
   }
   return findings;

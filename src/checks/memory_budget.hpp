@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/report.hpp"
+#include "core/shard_layout.hpp"
 #include "core/finding.hpp"
 #include "core/inventory.hpp"
 
@@ -26,6 +27,16 @@ int64_t float_element_bytes(Precision precision);
 // The rows of one rank's inventory, one per device its tensors are on; `device`, when not
 // empty, names the device the run would use instead ("cuda" for preflight --device cuda).
 std::vector<MemoryRow> memory_rows(int rank, const Inventory& inventory, Precision precision, const std::string& device = "");
+
+// --strategy shard: rank `rank`'s memory when every frozen parameter is split across
+// `world_size` ranks (core/shard_layout.hpp) and everything else is replicated: its slices,
+// the replicated tensors, the largest block's gathered weights, and gradients and AdamW state
+// of the trainable ones; `shard` receives the rank's shard row. One row (the run's device).
+MemoryRow sharded_memory_row(int rank, int world_size, const Inventory& inventory, Precision precision,
+                             const std::string& device, ShardRow& shard);
+
+// A warning for each tensor whose slice is empty on a rank (code "empty-shard").
+std::vector<Finding> empty_shard_findings(const std::vector<ShardRow>& shards, int world_size, const std::string& phase);
 
 // "80GiB", "79.5 GB", "512MiB", "1000000" (bytes): nullopt when not a size.
 std::optional<int64_t> parse_byte_size(std::string_view text);

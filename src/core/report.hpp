@@ -57,7 +57,24 @@ struct MemoryRow {
   int64_t weight_bytes = 0;     // parameters and buffers that hold data (a shared storage once)
   int64_t gradient_bytes = 0;   // trainable parameters
   int64_t optimizer_bytes = 0;  // AdamW: two moments per trainable parameter
-  int64_t total_bytes() const { return weight_bytes + gradient_bytes + optimizer_bytes; }
+  // --strategy shard: the largest block's frozen weights, all-gathered for its forward and
+  // backward (held beside the shards, freed after the block).
+  int64_t gathered_bytes = 0;
+  // Activations kept for backward at preflight's --micro-batch and --seq-len (0: not asked).
+  int64_t activation_bytes = 0;
+  int64_t total_bytes() const {
+    return weight_bytes + gradient_bytes + optimizer_bytes + gathered_bytes + activation_bytes;
+  }
+};
+
+// One rank's shards under --strategy shard (preflight): how much of the frozen weights it
+// holds, and the tensors whose slice is empty on it.
+struct ShardRow {
+  int rank = 0;
+  int64_t tensors = 0;   // sharded tensors (each storage once)
+  int64_t elements = 0;  // elements of its slices (padding excluded)
+  int64_t bytes = 0;     // what its slices allocate, padding included
+  std::vector<std::string> empty;  // tensors whose slice is empty on this rank
 };
 
 // How many elements and tensors train and how many stay frozen (preflight, rank 0's model).
@@ -77,6 +94,7 @@ struct Report {
   std::optional<TrainingInfo> training;
   std::vector<MemoryRow> memory;               // "memory" (preflight): one row per rank and device
   std::optional<ParameterCounts> parameters;  // "parameters" (preflight)
+  std::vector<ShardRow> shards;               // "shards" (preflight --strategy shard): one row per rank
   // Additional command-specific sections (memory per rank, counts, ...), rendered as is.
   nlohmann::json extra = nlohmann::json::object();
 

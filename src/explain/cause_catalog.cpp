@@ -83,8 +83,15 @@ const std::vector<Cause>& cause_catalog() {
       {"device-memory-exceeded",
        "a rank would hold more weights, gradients and optimizer state than its device has (--device-memory), "
        "before a single activation: the run would fail with an out-of-memory error at materialization",
-       "shard the frozen weights across ranks (FSDP), use more ranks, a 16-bit --precision, or train fewer "
-       "parameters"},
+       "shard the frozen weights across ranks (--strategy shard, FSDP), use more ranks, a 16-bit --precision, or "
+       "train fewer parameters"},
+      {"empty-shard",
+       "a tensor has fewer elements than the ranks' slices cover, so some rank's slice of it is empty: it holds only "
+       "padding and still takes part in every gather. Sharding code that skips a rank with nothing to hold leaves "
+       "that rank's local shard on meta, and the first gather fails with 'Cannot copy out of meta tensor' (FSDP2, "
+       "pytorch#164554)",
+       "materialize every rank's local shard, empty ones included (metaguard's shard strategy does), or shard over "
+       "fewer ranks"},
   };
   return catalog;
 }

@@ -11,6 +11,7 @@
 #include "checks/memory_budget.hpp"
 #include "core/errors.hpp"
 #include "model/model_catalog.hpp"
+#include "preflight/activation_estimate.hpp"
 #include "preflight/in_process_replicator.hpp"
 #include "program/phase_program.hpp"
 
@@ -64,6 +65,8 @@ class PreflightRun : private ProgramRunner {
   void check_phase(const ProgramPhase& phase, const InitPlan& plan) override;
   void checked_point(RankSession& rank, const std::string& phase, DataNeeds needs, const GuardExtras& extras);
   nlohmann::json load_summary() const;
+  // The memory rows (and, sharded, the shard rows) of one rank's final inventory.
+  void add_memory(Report& report, int rank, const Inventory& inventory) const;
   Report report();
 
   const PreflightOptions& options_;
@@ -75,6 +78,8 @@ class PreflightRun : private ProgramRunner {
   Precision precision_ = Precision::True32;
   std::string device_label_;
   std::optional<int64_t> device_memory_;
+  bool shard_ = false;
+  int64_t activations_ = 0;  // per rank, when --micro-batch and --seq-len are given
   GuardConfig guard_;
   std::vector<std::unique_ptr<RankSession>> ranks_;
   std::unique_ptr<InProcessReplicator> replicator_;
@@ -126,6 +131,23 @@ PreflightRun::PreflightRun(const PreflightOptions& options) : options_(options) 
       throw InputError(fmt::format("--device-memory '{}': expected a size such as 80GiB, 40GB or 512MiB",
                                    *options.device_memory));
     }
+  }
+
+  if (options.strategy != "replicate" && options.strategy != "shard") {
+    throw InputError(fmt::format("--strategy '{}': expected replicate or shard", options.strategy));
+  }
+  shard_ = options.strategy == "shard";
+  if (options.micro_batch.has_value() != options.seq_len.has_value()) {
+    throw InputError(options.micro_batch ? "--micro-batch: activations need --seq-len too"
+                                         : "--seq-len: activations need --micro-batch too");
+  }
+  if (options.micro_batch) {
+    if (*options.micro_batch < 1) throw InputError("--micro-batch: must be at least 1");
+    if (*options.seq_len < 1 || *options.seq_len > config_.block_size) {
+      throw InputError(fmt::format("--seq-len: must be between 1 and the model's block size {} (got {})",
+                                   config_.block_size, *options.seq_len));
+    }
+    activations_ = activation_bytes(config_, *options.micro_batch, *options.seq_len, float_element_bytes(precision_));
   }
 
   guard_.policy = options.repair ? GuardPolicy::Repair : GuardPolicy::Warn;
@@ -205,6 +227,20 @@ Report PreflightRun::run() {
   return report();
 }
 
+void PreflightRun::add_memory(Report& report, int rank, const Inventory& inventory) const {
+  if (shard_) {
+    ShardRow shard;
+    MemoryRow row = sharded_memory_row(rank, plan_.world_size, inventory, precision_, device_label_, shard);
+    row.activation_bytes = activations_;
+    report.memory.push_back(std::move(row));
+    report.shards.push_back(std::move(shard));
+    return;
+  }
+  std::vector<MemoryRow> rows = memory_rows(rank, inventory, precision_, device_label_);
+  if (!rows.empty()) rows.front().activation_bytes = activations_;  // one forward's, on the rank's (first) device
+  for (auto& row : rows) report.memory.push_back(std::move(row));
+}
+
 Report PreflightRun::report() {
   const nlohmann::json load = load_summary();
   Report report;
@@ -212,9 +248,7 @@ Report PreflightRun::report() {
   report.source = options_.model;
   for (auto& rank : ranks_) {
     Inventory final_inventory = rank->walker().snapshot();
-    for (auto& row : memory_rows(rank->rank(), final_inventory, precision_, device_label_)) {
-      report.memory.push_back(std::move(row));
-    }
+    add_memory(report, rank->rank(), final_inventory);
     std::vector<TensorRecord> tensors = final_inventory.tensors();
     rank->ledger().annotate(tensors);
     for (auto& t : tensors) {
@@ -233,6 +267,9 @@ Report PreflightRun::report() {
       report.findings.push_back(std::move(finding));
     }
   }
+  for (auto& finding : empty_shard_findings(report.shards, plan_.world_size, "materialize")) {
+    report.findings.push_back(std::move(finding));
+  }
   if (!load.is_null()) report.extra["load"] = load;
   std::vector<std::string> fault_list;
   for (Fault fault : plan_.faults) fault_list.emplace_back(to_string(fault));
@@ -241,6 +278,7 @@ Report PreflightRun::report() {
       {"world_size", plan_.world_size}, {"init", plan_.meta_init ? "meta" : "direct"},
       {"faults", fault_list},       {"repair", options_.repair},       {"offload", options_.offload},
       {"seed", plan_.seed},          {"precision", options_.precision}, {"device", options_.device},
+      {"strategy", options_.strategy},
       {"phases", distinct_phases(ranks_[0]->ledger().phases())},
       {"checkpoint", checkpoint_path_ ? nlohmann::json(*checkpoint_path_) : nlohmann::json()},
   };

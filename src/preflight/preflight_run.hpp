@@ -20,6 +20,9 @@ struct PreflightOptions {
   std::string precision = "bf16-true";  // LitGPT's --precision names (checks/memory_budget.hpp)
   std::string device = "cpu";           // cpu | cuda: the device memory figures are for
   std::optional<std::string> device_memory;  // "80GiB": an error finding for a rank that needs more
+  std::string strategy = "replicate";  // replicate | shard: memory per rank of a sharded run (frozen weights split)
+  std::optional<int64_t> micro_batch;  // with seq_len: activations in the memory rows
+  std::optional<int64_t> seq_len;
   uint64_t seed = 1337;
   int threads = 1;
 };

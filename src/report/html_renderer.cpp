@@ -54,7 +54,7 @@ svg text { font: 12px system-ui, sans-serif; fill: var(--ink); } svg text.muted 
 svg text.phase { font-weight: 600; }
 svg .axis { stroke: #98a2b3; stroke-width: 2; } svg .grid { stroke: #eaecf0; }
 .ev-meta { fill: var(--meta); } .ev-empty { fill: var(--uninitialized); } .ev-data { fill: var(--materialized); } .ev-repaired { fill: var(--repaired); }
-.seg0 { fill: #3b6fb6; } .seg1 { fill: #7fb2e5; } .seg2 { fill: #f2b441; }
+.seg0 { fill: #3b6fb6; } .seg1 { fill: #7fb2e5; } .seg2 { fill: #f2b441; } .seg3 { fill: #8c6bb1; } .seg4 { fill: #5aa469; }
 .loss-train { fill: none; stroke: #3b6fb6; stroke-width: 2; } .loss-train-dot { fill: #3b6fb6; } .loss-val { fill: #f2b441; stroke: #8a5a00; }
 .stopped { background: #fdecee; border: 1px solid #f3b8bf; border-radius: 8px; padding: 8px 12px; }
 table.facts { border-collapse: collapse; margin: 0 0 12px; } table.facts td, table.facts th { padding: 3px 14px 3px 0; text-align: left; }
@@ -207,11 +207,22 @@ void render_memory(const Report& report, const Summary& summary, std::string& ou
   if (!report.memory.empty()) {
     out += "<h2>Memory per rank and device</h2>\n<p class=\"where\">Weights, gradients and optimizer state "
            "each rank will hold.</p>\n";
+    // Gathered weights and activations are segments only where a row has them.
+    bool gathered = false, activations = false;
     for (const auto& row : report.memory) {
-      bars.push_back({fmt::format("rank {} \xC2\xB7 {}", row.rank, row.device),
-                      {row.weight_bytes, row.gradient_bytes, row.optimizer_bytes}});
+      gathered = gathered || row.gathered_bytes > 0;
+      activations = activations || row.activation_bytes > 0;
     }
-    out += "<div class=\"scroll\">" + svg_stacked_bars(bars, {"weights", "gradients", "optimizer"}) + "</div>\n";
+    std::vector<std::string> legend = {"weights", "gradients", "optimizer"};
+    if (gathered) legend.push_back("gathered");
+    if (activations) legend.push_back("activations");
+    for (const auto& row : report.memory) {
+      std::vector<int64_t> segments = {row.weight_bytes, row.gradient_bytes, row.optimizer_bytes};
+      if (gathered) segments.push_back(row.gathered_bytes);
+      if (activations) segments.push_back(row.activation_bytes);
+      bars.push_back({fmt::format("rank {} \xC2\xB7 {}", row.rank, row.device), segments});
+    }
+    out += "<div class=\"scroll\">" + svg_stacked_bars(bars, legend) + "</div>\n";
   } else {
     out += "<h2>Tensor bytes by device</h2>\n";
     for (const auto& [device, bytes] : summary.bytes_by_device) bars.push_back({device, {bytes}});

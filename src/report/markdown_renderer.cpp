@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 
 #include "report/escaping.hpp"
 #include "report/finding_groups.hpp"
@@ -105,12 +106,36 @@ void render_training(const TrainingInfo& t, std::string& out) {
 
 void render_extra(const Report& report, std::string& out) {
   if (!report.memory.empty()) {
-    out += "\n## Memory per rank and device\n\n";
-    out += table_head({"rank", "device", "weights", "gradients", "optimizer", "total"}, "rlrrrr");
+    // Gathered and activation columns only where a row has them (a sharded run, --seq-len).
+    bool gathered = false, activations = false;
     for (const auto& row : report.memory) {
-      out += table_row({std::to_string(row.rank), markdown_code_cell(row.device), human_bytes(row.weight_bytes),
-                        human_bytes(row.gradient_bytes), human_bytes(row.optimizer_bytes),
-                        human_bytes(row.total_bytes())});
+      gathered = gathered || row.gathered_bytes > 0;
+      activations = activations || row.activation_bytes > 0;
+    }
+    std::vector<std::string> names = {"rank", "device", "weights", "gradients", "optimizer"};
+    if (gathered) names.push_back("gathered");
+    if (activations) names.push_back("activations");
+    names.push_back("total");
+    out += "\n## Memory per rank and device\n\n";
+    out += table_head(names, "rl" + std::string(names.size() - 2, 'r'));
+    for (const auto& row : report.memory) {
+      std::vector<std::string> cells = {std::to_string(row.rank), markdown_code_cell(row.device),
+                                        human_bytes(row.weight_bytes), human_bytes(row.gradient_bytes),
+                                        human_bytes(row.optimizer_bytes)};
+      if (gathered) cells.push_back(human_bytes(row.gathered_bytes));
+      if (activations) cells.push_back(human_bytes(row.activation_bytes));
+      cells.push_back(human_bytes(row.total_bytes()));
+      out += table_row(cells);
+    }
+  }
+  if (!report.shards.empty()) {
+    out += "\n## Shards of the frozen weights\n\n";
+    out += table_head({"rank", "tensors", "elements", "bytes", "empty shards"}, "rrrrl");
+    for (const auto& row : report.shards) {
+      std::vector<std::string> empty;
+      for (const auto& name : row.empty) empty.push_back(markdown_code_cell(name));
+      out += table_row({std::to_string(row.rank), std::to_string(row.tensors), std::to_string(row.elements),
+                        human_bytes(row.bytes), fmt::format("{}", fmt::join(empty, " "))});
     }
   }
   if (report.parameters) {

@@ -256,8 +256,22 @@ json report_to_json(const Report& report, bool include_tensors) {
                       {"gradient_bytes", row.gradient_bytes},
                       {"optimizer_bytes", row.optimizer_bytes},
                       {"total_bytes", row.total_bytes()}});
+      // Only where a sharded run or an activation estimate has them (older reports lack them).
+      if (row.gathered_bytes) rows.back()["gathered_bytes"] = row.gathered_bytes;
+      if (row.activation_bytes) rows.back()["activation_bytes"] = row.activation_bytes;
     }
     sections["memory"] = std::move(rows);
+  }
+  if (!report.shards.empty()) {
+    json rows = json::array();
+    for (const auto& row : report.shards) {
+      rows.push_back({{"rank", row.rank},
+                      {"tensors", row.tensors},
+                      {"elements", row.elements},
+                      {"bytes", row.bytes},
+                      {"empty", row.empty}});
+    }
+    sections["shards"] = std::move(rows);
   }
   if (report.parameters) {
     const ParameterCounts& p = *report.parameters;
@@ -321,8 +335,23 @@ Report report_from_json(const json& document, const std::string& origin) {
     const json& rows = in.array("memory");
     for (size_t i = 0; i < rows.size(); ++i) {
       FieldReader r(rows[i], fmt::format("{}.memory[{}]", origin, i));
-      report.memory.push_back({static_cast<int>(r.integer("rank")), r.string("device"), r.integer("weight_bytes"),
-                               r.integer("gradient_bytes"), r.integer("optimizer_bytes")});
+      MemoryRow row{static_cast<int>(r.integer("rank")), r.string("device"), r.integer("weight_bytes"),
+                    r.integer("gradient_bytes"), r.integer("optimizer_bytes")};
+      if (r.has("gathered_bytes")) row.gathered_bytes = r.integer("gathered_bytes");
+      if (r.has("activation_bytes")) row.activation_bytes = r.integer("activation_bytes");
+      report.memory.push_back(std::move(row));
+    }
+  }
+  if (in.has("shards")) {
+    const json& rows = in.array("shards");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      FieldReader r(rows[i], fmt::format("{}.shards[{}]", origin, i));
+      ShardRow row{static_cast<int>(r.integer("rank")), r.integer("tensors"), r.integer("elements"), r.integer("bytes"), {}};
+      for (const auto& name : r.array("empty")) {
+        if (!name.is_string()) r.fail("empty", "holds a non-string");
+        row.empty.push_back(name.get<std::string>());
+      }
+      report.shards.push_back(std::move(row));
     }
   }
   if (in.has("parameters")) {
@@ -332,7 +361,7 @@ Report report_from_json(const json& document, const std::string& origin) {
   }
   // "groups" is derived from the findings and made anew when the report is written again.
   static const char* const kKnown[] = {"schema",   "command", "source", "tensors",    "findings",
-                                       "summary",  "training", "groups", "memory", "parameters"};
+                                       "summary",  "training", "groups", "memory", "parameters", "shards"};
   for (const auto& [key, value] : document.items()) {
     bool known = false;
     for (const char* name : kKnown) known = known || key == name;

@@ -1,6 +1,7 @@
 #include "report/text_renderer.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 
 #include "report/escaping.hpp"
 #include "report/finding_groups.hpp"
@@ -67,9 +68,20 @@ std::string TextRenderer::render(const Report& report) const {
     out += fmt::format("\nmemory per rank and device{} (weights + gradients + AdamW state of trainable tensors):\n",
                        precision);
     for (const auto& row : report.memory) {
-      out += fmt::format("  rank {} {}: {} total ({} weights, {} gradients, {} optimizer)\n", row.rank, row.device,
+      std::string more;
+      if (row.gathered_bytes) more += fmt::format(", {} gathered", human_bytes(row.gathered_bytes));
+      if (row.activation_bytes) more += fmt::format(", {} activations", human_bytes(row.activation_bytes));
+      out += fmt::format("  rank {} {}: {} total ({} weights, {} gradients, {} optimizer{})\n", row.rank, row.device,
                          human_bytes(row.total_bytes()), human_bytes(row.weight_bytes), human_bytes(row.gradient_bytes),
-                         human_bytes(row.optimizer_bytes));
+                         human_bytes(row.optimizer_bytes), more);
+    }
+  }
+  if (!report.shards.empty()) {
+    out += fmt::format("\nshards of the frozen weights over {} ranks:\n", report.shards.size());
+    for (const auto& row : report.shards) {
+      out += fmt::format("  rank {}: {} elements of {} tensors ({}){}\n", row.rank, row.elements, row.tensors,
+                         human_bytes(row.bytes),
+                         row.empty.empty() ? "" : fmt::format("; empty: {}", fmt::join(row.empty, ", ")));
     }
   }
   if (report.parameters) {

@@ -184,6 +184,9 @@ TEST_CASE("preflight bad input: one error line naming the flag, exit 2", "[prefl
       {{"--precision", "bf16"}, "--precision 'bf16': expected one of 32-true, 16-true, bf16-true, 16-mixed, bf16-mixed"},
       {{"--device", "tpu"}, "--device 'tpu'"},
       {{"--device-memory", "80XB"}, "--device-memory '80XB'"},
+      {{"--strategy", "zero3"}, "--strategy 'zero3': expected replicate or shard"},
+      {{"--micro-batch", "2"}, "--micro-batch: activations need --seq-len too"},
+      {{"--micro-batch", "2", "--seq-len", "100000"}, "--seq-len: must be between 1 and the model's block size"},
       {{"--frobnicate"}, "frobnicate"},
   };
   for (const auto& [args, mentions] : cases) {
@@ -229,4 +232,68 @@ TEST_CASE("preflight memory in LitGPT's terms: llama-2-70b with LoRA does not fi
   auto fits = preflight({"--model", "llama-2-70b", "--world-size", "8", "--device-memory", "141GiB"});
   CHECK(fits.exit_code == 0);
   CHECK(fits.report["preflight"]["precision"] == "bf16-true");
+}
+
+TEST_CASE("preflight --strategy shard: llama-2-70b with LoRA on 8 ranks, figure by figure as docs/TRAINING.md works it out",
+          "[preflight][memory][shard]") {
+  auto run = preflight({"--model", "llama-2-70b", "--world-size", "8", "--strategy", "shard", "--device", "cuda",
+                        "--micro-batch", "1", "--seq-len", "2048", "--device-memory", "80GiB"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.report["preflight"]["strategy"] == "shard");
+  REQUIRE(run.report["memory"].size() == 8);
+  REQUIRE(run.report["shards"].size() == 8);
+  for (int rank = 0; rank < 8; ++rank) {
+    INFO("rank " << rank);
+    const auto& shard = run.report["shards"][rank];
+    // 563 frozen tensors, every size a multiple of 8: no padding, one eighth each.
+    CHECK(shard["tensors"] == 563);
+    CHECK(shard["elements"] == int64_t{8'622'081'024});
+    CHECK(shard["bytes"] == int64_t{17'244'162'048});
+    CHECK(shard["empty"].empty());
+    const auto& row = run.report["memory"][rank];
+    // Its shard, the LoRA weights (16,384,000 elements) and the buffers, at 2 bytes (int64 and
+    // bool buffers at their own size): 2 x 4096 x 128 rotary, 4096 x 4096 mask, 80 x 9216 lora_ind.
+    CHECK(row["weight_bytes"] == int64_t{17'244'162'048} + 32'768'000 + (2'097'152 + 16'777'216 + 5'898'240));
+    CHECK(row["gathered_bytes"] == int64_t{1'711'308'800});  // one block: 855,654,400 elements
+    CHECK(row["gradient_bytes"] == int64_t{32'768'000});
+    CHECK(row["optimizer_bytes"] == int64_t{65'536'000});
+    CHECK(row["activation_bytes"] == int64_t{3'411'017'728});  // 1,705,508,864 elements
+    CHECK(row["total_bytes"] == int64_t{22'522'333'184});
+  }
+  CHECK(count_code(run.report, "empty-shard") == 0);
+  // 20 GiB devices are too small by 999.0 MiB on every rank.
+  auto tight = preflight({"--model", "llama-2-70b", "--world-size", "8", "--strategy", "shard", "--micro-batch", "1",
+                          "--seq-len", "2048", "--device-memory", "20GiB"});
+  CHECK(tight.exit_code == 1);
+  CHECK(count_code(tight.report, "device-memory-exceeded") == 8);
+  for (const auto& f : tight.report["findings"]) {
+    if (f["code"] != "device-memory-exceeded") continue;
+    CHECK(f["message"].get<std::string>().find("999.0 MiB more than the 20.0 GiB") != std::string::npos);
+    CHECK(f["message"].get<std::string>().find("1.6 GiB gathered for the largest block") != std::string::npos);
+  }
+}
+
+TEST_CASE("preflight --strategy shard lists empty shards: micro's 64-element norms over 48 ranks", "[preflight][shard]") {
+  // 64 elements in slices of 2 (ceil(64 / 48)): ranks 0-31 hold them, ranks 32-47 only padding.
+  auto run = preflight({"--world-size", "48", "--strategy", "shard"});
+  CHECK(run.exit_code == 0);
+  REQUIRE(run.report["shards"].size() == 48);
+  CHECK(run.report["shards"][31]["empty"].empty());
+  CHECK(run.report["shards"][32]["empty"] ==
+        json::array({"transformer.h.0.norm_1.weight", "transformer.h.0.norm_2.weight", "transformer.h.1.norm_1.weight",
+                     "transformer.h.1.norm_2.weight", "transformer.ln_f.weight"}));
+  CHECK(count_code(run.report, "empty-shard") == 16 * 5);
+  for (const auto& f : run.report["findings"]) {
+    if (f["code"] != "empty-shard") continue;
+    CHECK(f["severity"] == "warning");
+    CHECK(f["rank"].get<int>() >= 32);
+  }
+  // Every frozen element is on exactly one rank.
+  int64_t elements = 0;
+  for (const auto& row : run.report["shards"]) elements += row["elements"].get<int64_t>();
+  CHECK(elements == run.report["parameters"]["frozen_numel"].get<int64_t>());
+  // Replicate has neither shards nor empty-shard findings.
+  auto replicate = preflight({"--world-size", "48"});
+  CHECK_FALSE(replicate.report.contains("shards"));
+  CHECK(count_code(replicate.report, "empty-shard") == 0);
 }

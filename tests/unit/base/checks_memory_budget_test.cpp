@@ -97,3 +97,36 @@ TEST_CASE("memory budget: a rank that does not fit is an error naming it and the
         "before any activation: 13.0 GiB more than the 80.0 GiB that --device-memory allows.");
   CHECK(memory_budget_findings(rows, int64_t{100} << 30, "materialize").empty());
 }
+
+TEST_CASE("memory budget, sharded: slices of the frozen weights, the largest block gathered, the rest whole",
+          "[checks][memory][shard]") {
+  // Over 4 ranks at 32-true: block 0 holds two frozen weights of 10 and 6 elements (slices
+  // of 3 and 2, padded buffers of 12 and 8), the embedding 30 (slices of 8, buffer of 32),
+  // an adapter of 4 trainable elements and an int64 buffer of 5 elements stay whole.
+  Inventory inventory({record("transformer.h.0.attn.weight", "float32", 10, 4, false, 1),
+                       record("transformer.h.0.mlp.weight", "float32", 6, 4, false, 2),
+                       record("transformer.wte.weight", "float32", 30, 4, false, 3),
+                       record("transformer.h.0.attn.lora_A", "float32", 4, 4, true, 4),
+                       record("transformer.h.0.attn.lora_ind", "int64", 5, 8, false, 5, "cpu", TensorKind::NonpersistentBuffer)});
+  ShardRow shard;
+  MemoryRow row = sharded_memory_row(3, 4, inventory, Precision::True32, "cuda", shard);
+  CHECK(row.rank == 3);
+  CHECK(row.device == "cuda");
+  // Rank 3's slices: attn [9, 10) of 3, mlp [6, 6) empty of 2, wte [24, 30) of 8.
+  CHECK(shard.tensors == 3);
+  CHECK(shard.elements == 1 + 0 + 6);
+  CHECK(shard.bytes == (3 + 2 + 8) * 4);
+  CHECK(shard.empty == std::vector<std::string>{"transformer.h.0.mlp.weight"});
+  CHECK(row.weight_bytes == (3 + 2 + 8) * 4 + 4 * 4 + 5 * 8);
+  CHECK(row.gathered_bytes == 32 * 4);  // the embedding's buffer (128) beats block 0's (12 + 8) * 4 = 80
+  CHECK(row.gradient_bytes == 4 * 4);
+  CHECK(row.optimizer_bytes == 2 * 4 * 4);
+  CHECK(row.total_bytes() == row.weight_bytes + 32 * 4 + 16 + 32);
+
+  auto findings = empty_shard_findings({shard}, 4, "materialize");
+  REQUIRE(findings.size() == 1);
+  CHECK(findings[0].code == "empty-shard");
+  CHECK(findings[0].severity == Severity::Warning);
+  CHECK(findings[0].rank == 3);
+  CHECK(*findings[0].tensor == "transformer.h.0.mlp.weight");
+}

@@ -186,7 +186,7 @@ TEST_CASE("explain story: the cause catalog covers CONTRACT.md's codes and the a
                                   "unexpected-key", "shape-mismatch", "dtype-mismatch", "nonfinite-values",
                                   "lora-trainability",
                                   // docs/CONTRACT-ADDITIONS.md
-                                  "device-memory-exceeded"};
+                                  "device-memory-exceeded", "empty-shard"};
   for (const char* code : contract_codes) {
     INFO(code);
     Cause cause = cause_for(code);
