@@ -1,5 +1,6 @@
 #include "guard_session.hpp"
 
+#include <stdexcept>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -67,7 +68,10 @@ Report GuardSession::check(PythonWalk walk, const CheckRequest& request) {
 }
 
 void GuardSession::note(const std::string& tensor, const std::string& event, const std::string& detail) {
-  ledger_.note(tensor, event, detail);
+  // The Python side names events as reports do; an unknown name is a programming error there.
+  const auto known = parse_ledger_event(event);
+  if (!known) throw std::invalid_argument("unknown ledger event '" + event + "'");
+  ledger_.note(tensor, *known, detail);
 }
 
 std::string rank_digest(const Inventory& inventory) {

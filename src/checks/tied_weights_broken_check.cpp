@@ -20,7 +20,7 @@ void TiedWeightsBrokenCheck::run(const CheckContext& context, std::vector<Findin
     // cannot tell, every name that left the first one's storage.
     std::vector<const TensorRecord*> culprits;
     for (const auto* member : members) {
-      if (context.ledger->has_event(member->name, "replaced")) culprits.push_back(member);
+      if (context.ledger->has_event(member->name, LedgerEvent::Replaced)) culprits.push_back(member);
     }
     const TensorRecord* first = nullptr;
     for (const auto* member : members) {

@@ -9,6 +9,7 @@
 
 #include "explain/cause_catalog.hpp"
 #include "explain/tensor_history.hpp"
+#include "ledger/ledger_event.hpp"
 #include "report/finding_groups.hpp"
 
 namespace metaguard {
@@ -71,8 +72,8 @@ class HistoryFinder {
         RankIndex& of_rank = index.ranks[t.rank.value_or(kNoRank)];
         of_rank.tensors.emplace(t.name, &t);
         for (const auto& e : t.provenance) {
-          of_rank.checkpoint_loaded = of_rank.checkpoint_loaded || e.event == "loaded";
-          of_rank.broadcast_seen = of_rank.broadcast_seen || e.event == "received";
+          of_rank.checkpoint_loaded = of_rank.checkpoint_loaded || e.event == to_string(LedgerEvent::Loaded);
+          of_rank.broadcast_seen = of_rank.broadcast_seen || e.event == to_string(LedgerEvent::Received);
         }
       }
       indexes_.push_back(std::move(index));

@@ -5,12 +5,15 @@
 
 #include <fmt/format.h>
 
+#include "ledger/ledger_event.hpp"
+
 namespace metaguard {
 namespace {
 
-bool happened(const TensorRecord& tensor, std::string_view event) {
+bool happened(const TensorRecord& tensor, LedgerEvent event) {
+  const std::string_view name = to_string(event);
   return std::any_of(tensor.provenance.begin(), tensor.provenance.end(),
-                     [&](const ProvenanceEvent& e) { return e.event == event; });
+                     [&](const ProvenanceEvent& e) { return e.event == name; });
 }
 
 // "a", "a or b", "a, b or c"
@@ -27,29 +30,10 @@ std::string either(const std::vector<std::string>& words) {
 
 std::string describe_event(const ProvenanceEvent& e) {
   std::string at = e.phase.empty() ? "" : " at " + e.phase;
+  const auto event = parse_ledger_event(e.event);
   std::string text;
-  if (e.event == "created") {
-    text = fmt::format("created on {}{}", e.device, at);
-  } else if (e.event == "materialized") {
-    text = fmt::format("materialized on {}{}", e.device, at);
-  } else if (e.event == "materialized-empty") {
-    text = fmt::format("given uninitialized storage on {}{}", e.device, at);
-  } else if (e.event == "initialized") {
-    text = "initialized" + at;
-  } else if (e.event == "loaded") {
-    text = "loaded from the checkpoint" + at;
-  } else if (e.event == "received") {
-    text = "received by broadcast" + at;
-  } else if (e.event == "recomputed") {
-    text = "recomputed" + at;
-  } else if (e.event == "moved") {
-    text = fmt::format("moved to {}{}", e.device, at);
-  } else if (e.event == "untied") {
-    text = "untied from the storage it shared" + at;
-  } else if (e.event == "replaced") {
-    text = "replaced by a different tensor object" + at;
-  } else if (e.event == "repaired") {
-    text = fmt::format("repaired on {}{}", e.device, at);
+  if (event && !phrase(*event).empty()) {
+    text = std::string(phrase(*event)) + (phrase_names_device(*event) ? " " + e.device : "") + at;
   } else {
     text = fmt::format("{}{} (on {})", e.event, at, e.device);
   }
@@ -64,7 +48,7 @@ std::string tensor_history(const TensorRecord& tensor, const HistoryContext& con
 
   if (!tensor.has_data()) {
     std::vector<std::string> never;
-    bool materialized = happened(tensor, "materialized") || happened(tensor, "materialized-empty");
+    bool materialized = happened(tensor, LedgerEvent::Materialized) || happened(tensor, LedgerEvent::MaterializedEmpty);
     if (tensor.is_meta() && !materialized && tensor.kind != TensorKind::CheckpointEntry) {
       never.push_back("materialized");
     }
@@ -74,17 +58,17 @@ std::string tensor_history(const TensorRecord& tensor, const HistoryContext& con
       if (tensor.kind == TensorKind::NonpersistentBuffer) {
         clauses.push_back("not in any checkpoint or broadcast (non-persistent buffer)");
       }
-      if (!happened(tensor, "recomputed")) never.push_back("recomputed");
+      if (!happened(tensor, LedgerEvent::Recomputed)) never.push_back("recomputed");
     } else {
       if (context.missing_from_checkpoint) clauses.push_back("not in the checkpoint (missing key)");
-      bool loaded = happened(tensor, "loaded");
-      bool received = happened(tensor, "received");
+      bool loaded = happened(tensor, LedgerEvent::Loaded);
+      bool received = happened(tensor, LedgerEvent::Received);
       if (context.checkpoint_loaded && !context.missing_from_checkpoint && !loaded) {
         never.push_back("loaded from the checkpoint");
       }
       bool expects_broadcast = context.broadcast_seen || (context.rank && *context.rank > 0);
       if (expects_broadcast && !received) never.push_back("received by broadcast");
-      if (!happened(tensor, "initialized") && !loaded && !received) never.push_back("initialized");
+      if (!happened(tensor, LedgerEvent::Initialized) && !loaded && !received) never.push_back("initialized");
     }
     if (!never.empty()) clauses.push_back("never " + either(never));
     if (!tensor.provenance.empty() && tensor.uninitialized && !tensor.is_meta()) {

@@ -9,27 +9,23 @@ namespace {
 
 const std::vector<ProvenanceEvent> kNoHistory;
 
-bool has_event(const std::vector<ProvenanceEvent>& events, std::string_view name) {
+bool has_event(const std::vector<ProvenanceEvent>& events, LedgerEvent wanted) {
+  const std::string_view name = to_string(wanted);
   for (const auto& event : events) {
     if (event.event == name) return true;
   }
   return false;
 }
 
-// Events that mean "the bytes now hold real values".
-bool is_write(std::string_view event) {
-  return event == "initialized" || event == "loaded" || event == "received" ||
-         event == "recomputed" || event == "repaired" || event == "written";
-}
-
 }  // namespace
 
-void Ledger::note(const std::string& tensor, const std::string& event, const std::string& detail) {
+void Ledger::note(const std::string& tensor, LedgerEvent event, const std::string& detail) {
   pending_.push_back({tensor, event, detail});
 }
 
-void Ledger::add_event(const std::string& tensor, ProvenanceEvent event) {
-  history_[tensor].push_back(std::move(event));
+void Ledger::add_event(const std::string& tensor, const std::string& phase, LedgerEvent event, const std::string& device,
+                       std::string detail) {
+  history_[tensor].push_back({phase, std::string(to_string(event)), device, std::move(detail)});
 }
 
 void Ledger::record(const std::string& phase, Inventory snapshot) {
@@ -38,7 +34,7 @@ void Ledger::record(const std::string& phase, Inventory snapshot) {
   diff(phase, previous, snapshot);
   for (auto& note : pending_) {
     const TensorRecord* record = snapshot.find(note.tensor);
-    add_event(note.tensor, {phase, note.event, record ? record->device : "", note.detail});
+    add_event(note.tensor, phase, note.event, record ? record->device : "", note.detail);
   }
   pending_.clear();
   phases_.push_back(phase);
@@ -59,22 +55,22 @@ void Ledger::diff(const std::string& phase, const Inventory* previous, const Inv
       prev = i < before.size() && before[i].name == cur.name ? &before[i] : previous->find(cur.name);
     }
     if (!prev) {
-      add_event(cur.name, {phase, "created", cur.device, cur.uninitialized ? "storage not written" : ""});
+      add_event(cur.name, phase, LedgerEvent::Created, cur.device, cur.uninitialized ? "storage not written" : "");
       continue;
     }
     if (prev->tensor_key != 0 && cur.tensor_key != 0 && prev->tensor_key != cur.tensor_key) {
-      add_event(cur.name, {phase, "replaced", cur.device, "a new tensor object took its place"});
+      add_event(cur.name, phase, LedgerEvent::Replaced, cur.device, "a new tensor object took its place");
     }
     if (prev->is_meta() && !cur.is_meta()) {
-      add_event(cur.name, {phase, cur.uninitialized ? "materialized-empty" : "materialized", cur.device,
-                           cur.uninitialized ? "storage allocated, not written" : ""});
+      add_event(cur.name, phase, cur.uninitialized ? LedgerEvent::MaterializedEmpty : LedgerEvent::Materialized,
+                cur.device, cur.uninitialized ? "storage allocated, not written" : "");
     } else if (!prev->is_meta() && cur.is_meta()) {
-      add_event(cur.name, {phase, "reset-to-meta", cur.device, ""});
+      add_event(cur.name, phase, LedgerEvent::ResetToMeta, cur.device, "");
     } else if (!cur.is_meta() && prev->device != cur.device) {
-      add_event(cur.name, {phase, "moved", cur.device, fmt::format("from {}", prev->device)});
+      add_event(cur.name, phase, LedgerEvent::Moved, cur.device, fmt::format("from {}", prev->device));
     }
     if (prev->uninitialized && !cur.uninitialized && !cur.is_meta() && noted.count(cur.name) == 0) {
-      add_event(cur.name, {phase, "written", cur.device, ""});
+      add_event(cur.name, phase, LedgerEvent::Written, cur.device, "");
     }
   }
 
@@ -86,13 +82,13 @@ void Ledger::diff(const std::string& phase, const Inventory* previous, const Inv
     for (size_t k = 1; k < group.size(); ++k) {
       const TensorRecord* other = current.find(group[k]);
       if (other && other->storage_key != first->storage_key) {
-        add_event(other->name, {phase, "untied", other->device,
-                                fmt::format("no longer shares storage with {}", first->name)});
+        add_event(other->name, phase, LedgerEvent::Untied, other->device,
+                  fmt::format("no longer shares storage with {}", first->name));
       }
     }
   }
   for (const auto& before : previous->tensors()) {
-    if (!current.find(before.name)) add_event(before.name, {phase, "removed", "", ""});
+    if (!current.find(before.name)) add_event(before.name, phase, LedgerEvent::Removed, "", "");
   }
 }
 
@@ -101,7 +97,7 @@ const std::vector<ProvenanceEvent>& Ledger::history(const std::string& tensor) c
   return it == history_.end() ? kNoHistory : it->second;
 }
 
-bool Ledger::has_event(const std::string& tensor, std::string_view event) const {
+bool Ledger::has_event(const std::string& tensor, LedgerEvent event) const {
   return metaguard::has_event(history(tensor), event);
 }
 
@@ -109,13 +105,13 @@ std::string Ledger::cause(const TensorRecord& tensor) const {
   const auto& events = history(tensor.name);
   std::vector<std::string> clauses;
   for (const auto& event : events) {
-    std::string clause = event.event == "created" ? fmt::format("created on {} at {}", event.device, event.phase)
+    std::string clause = event.event == to_string(LedgerEvent::Created) ? fmt::format("created on {} at {}", event.device, event.phase)
                                                   : fmt::format("{} at {}", event.event, event.phase);
     if (!event.detail.empty()) clause += fmt::format(" ({})", event.detail);
     clauses.push_back(std::move(clause));
   }
   bool written = false;
-  for (const auto& event : events) written = written || is_write(event.event);
+  for (const auto& event : events) written = written || writes_data(event.event);
   if (!written && (tensor.is_meta() || tensor.uninitialized)) {
     if (tensor.kind == TensorKind::NonpersistentBuffer) {
       clauses.push_back(tensor.derived ? "never recomputed (non-persistent and derived: no checkpoint or broadcast carries it)"
@@ -123,7 +119,7 @@ std::string Ledger::cause(const TensorRecord& tensor) const {
     } else {
       clauses.push_back("never initialized, loaded or received");
     }
-  } else if (tensor.derived && !metaguard::has_event(events, "recomputed") && tensor.is_meta()) {
+  } else if (tensor.derived && !metaguard::has_event(events, LedgerEvent::Recomputed) && tensor.is_meta()) {
     clauses.push_back("never recomputed");
   }
   if (clauses.empty()) return "no recorded history";

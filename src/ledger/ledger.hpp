@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/inventory.hpp"
+#include "ledger/ledger_event.hpp"
 
 namespace metaguard {
 
@@ -19,14 +20,14 @@ class Ledger {
   void record(const std::string& phase, Inventory snapshot);
 
   // An event seen by its actor, attached to the next record()'s phase.
-  void note(const std::string& tensor, const std::string& event, const std::string& detail = "");
+  void note(const std::string& tensor, LedgerEvent event, const std::string& detail = "");
 
   bool empty() const { return phases_.empty(); }
   const Inventory& latest() const { return latest_; }
   const std::vector<std::string>& phases() const { return phases_; }
   const std::vector<ProvenanceEvent>& history(const std::string& tensor) const;
-  // Whether `tensor`'s history holds `event` (e.g. "replaced") at any phase.
-  bool has_event(const std::string& tensor, std::string_view event) const;
+  // Whether `tensor`'s history holds `event` (e.g. replaced) at any phase.
+  bool has_event(const std::string& tensor, LedgerEvent event) const;
 
   // Groups of names that shared one storage when first seen: what "tied" means here.
   const std::vector<std::vector<std::string>>& initial_ties() const { return initial_ties_; }
@@ -41,12 +42,13 @@ class Ledger {
  private:
   struct PendingNote {
     std::string tensor;
-    std::string event;
+    LedgerEvent event;
     std::string detail;
   };
 
   void diff(const std::string& phase, const Inventory* previous, const Inventory& current);
-  void add_event(const std::string& tensor, ProvenanceEvent event);
+  void add_event(const std::string& tensor, const std::string& phase, LedgerEvent event, const std::string& device,
+                 std::string detail);
 
   // Only the latest snapshot is kept: each diff needs just its predecessor, and the first
   // snapshot's ties are kept apart. Memory stays one inventory per model, not per phase.

@@ -43,7 +43,9 @@ struct StorageWork {
 };
 
 struct Note {
-  std::string tensor, event, detail;
+  std::string tensor;
+  LedgerEvent event;
+  std::string detail;
 };
 
 std::string shape_text(c10::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
@@ -162,9 +164,9 @@ class StorageLoader {
       torch::Tensor& target = job.target->tensor;
       target.copy_(interleaved_from_grouped(target, *geometry_));
     }
-    tracker_.mark_written(job.target->tensor, "load");
+    tracker_.mark_written(job.target->tensor, LedgerEvent::Loaded);
     const std::string detail = loaded_detail(file_.path(), job, file_.tensors()[job.entry]);
-    for (const auto& name : job.names) notes.push_back({name, "loaded", detail});
+    for (const auto& name : job.names) notes.push_back({name, LedgerEvent::Loaded, detail});
   }
 
   const CheckpointFile& file_;
@@ -236,7 +238,7 @@ void plan_group(const std::vector<LiveTensor*>& group, const CheckpointFile& fil
           "explicitly (metaguard's --repair fills them from their init recipe)");
       missing.repair = RepairKind::Materialize;  // from its init recipe, like a meta tensor
       plan.findings.push_back(std::move(missing));
-      plan.notes.push_back({member->name, "not-loaded", fmt::format("not in {}", file.path())});
+      plan.notes.push_back({member->name, LedgerEvent::NotLoaded, fmt::format("not in {}", file.path())});
     }
     return;
   }
@@ -326,10 +328,10 @@ uint64_t execute_load(const std::vector<Job>& jobs, const CheckpointFile& file, 
       if (!tracker.state_of(target)) tracker.mark_allocated(target, device);
       // Reordered rows are other values than the record's own order.
       const uint64_t reordered = job.reorder_rows ? fnv1a64("qkv rows reordered") : 0;
-      tracker.mark_written(target, "load",
+      tracker.mark_written(target, LedgerEvent::Loaded,
                            dry_content_key(file.storages()[*entry.storage], entry, target.scalar_type()) ^ reordered);
       const std::string detail = loaded_detail(file.path(), job, entry);
-      for (const auto& name : job.names) notes.push_back({name, "loaded", detail});
+      for (const auto& name : job.names) notes.push_back({name, LedgerEvent::Loaded, detail});
       continue;
     }
     if (entry.numel == 0) {
@@ -338,8 +340,8 @@ uint64_t execute_load(const std::vector<Job>& jobs, const CheckpointFile& file, 
         swap_in_place(target, torch::empty_strided(entry.shape, entry.stride, target.options().device(options.device)));
         tracker.mark_allocated(target, device);
       }
-      tracker.mark_written(target, "load");
-      for (const auto& name : job.names) notes.push_back({name, "loaded", loaded_detail(file.path(), job, entry)});
+      tracker.mark_written(target, LedgerEvent::Loaded);
+      for (const auto& name : job.names) notes.push_back({name, LedgerEvent::Loaded, loaded_detail(file.path(), job, entry)});
       continue;
     }
     auto [it, inserted] = work_of_storage.emplace(*entry.storage, work.size());
@@ -380,7 +382,7 @@ LoadResult load_checkpoint(ModuleWalker& walker, TensorStateTracker& tracker, co
 
   std::stable_sort(notes.begin(), notes.end(), [](const Note& a, const Note& b) { return a.tensor < b.tensor; });
   for (const auto& note : notes) {
-    if (note.event == "loaded") result.loaded.push_back(note.tensor);
+    if (note.event == LedgerEvent::Loaded) result.loaded.push_back(note.tensor);
     if (ledger) ledger->note(note.tensor, note.event, note.detail);
   }
   sort_findings(result.findings);

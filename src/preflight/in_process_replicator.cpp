@@ -15,10 +15,10 @@ std::vector<std::string> InProcessReplicator::replicate(RankSession& target, con
     if (!state) continue;  // still meta on rank 0: nothing to send
     if (!target.tracker().state_of(to->tensor)) target.tracker().mark_allocated(to->tensor, state->device);
     if (state->written) {
-      target.tracker().mark_written(to->tensor, "broadcast", state->content_key);
-      target.ledger().note(name, "received", "from rank 0");
+      target.tracker().mark_written(to->tensor, LedgerEvent::Received, state->content_key);
+      target.ledger().note(name, LedgerEvent::Received, "from rank 0");
     } else {
-      target.ledger().note(name, "received-unwritten", "rank 0's storage was never written");
+      target.ledger().note(name, LedgerEvent::ReceivedUnwritten, "rank 0's storage was never written");
     }
     done.push_back(name);
   }

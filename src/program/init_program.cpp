@@ -69,7 +69,7 @@ void untie_tied_parameters(RankSession& session) {
       }
     } else {
       copy = original->tensor.detach().clone();
-      tracker.mark_written(copy, "init");
+      tracker.mark_written(copy, LedgerEvent::Initialized);
     }
     copy.set_requires_grad(original->tensor.requires_grad());
     replace_registered_parameter(*alias->module, alias->local_name(), copy);
@@ -114,7 +114,7 @@ std::vector<std::string> replicated_names(RankSession& session) {
 void run_init_step(RankSession& session, const InitPlan& plan) {
   if (!plan.offload.empty()) {
     for (const auto& live : session.walker().tensors()) {
-      if (plan.offloaded(live.name)) session.ledger().note(live.name, "offloaded", "kept on meta on purpose by --offload");
+      if (plan.offloaded(live.name)) session.ledger().note(live.name, LedgerEvent::Offloaded, "kept on meta on purpose by --offload");
     }
   }
   const bool every_rank_initializes = plan.has(Fault::ToEmptyNoInit) || plan.has(Fault::RankSeedDivergence);

@@ -1,6 +1,7 @@
 #include "repair/materializer.hpp"
 
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -29,7 +30,9 @@ struct Job {
 };
 
 struct Note {
-  std::string tensor, event, detail;
+  std::string tensor;
+  std::optional<LedgerEvent> event;  // none: nothing was written
+  std::string detail;
 };
 
 std::vector<TensorGroup> group_by_identity(const std::vector<LiveTensor*>& tensors) {
@@ -81,16 +84,16 @@ std::string no_source_reason(const LiveTensor& live, const MaterializeOptions& o
                           : "no declared init recipe and no data provided";
 }
 
-// The ledger event for values from `source`: "loaded" (or what the caller names, e.g.
-// "received"), "recomputed", "initialized".
-std::string fill_event(FillSource source, const MaterializeOptions& options) {
+// The event for values from `source`, in the ledger and the state tracker alike (none: no
+// values).
+std::optional<LedgerEvent> fill_event(FillSource source) {
   switch (source) {
-    case FillSource::Provided: return options.written_by == "init" ? "loaded" : options.written_by;
-    case FillSource::DerivedRecipe: return "recomputed";
-    case FillSource::InitRecipe: return "initialized";
+    case FillSource::Provided: return LedgerEvent::Loaded;
+    case FillSource::DerivedRecipe: return LedgerEvent::Recomputed;
+    case FillSource::InitRecipe: return LedgerEvent::Initialized;
     case FillSource::None: break;
   }
-  return "";
+  return std::nullopt;
 }
 
 // Fills `tensor` (already allocated) from the job's source; returns the ledger event.
@@ -100,18 +103,18 @@ Note fill_values(const Job& job, torch::Tensor& tensor, const MaterializeOptions
   switch (job.source) {
     case FillSource::Provided:
       tensor.copy_(*job.provided);
-      return {live.name, fill_event(job.source, options), ""};
+      return {live.name, fill_event(job.source), ""};
     case FillSource::DerivedRecipe:
       tensor.copy_((*live.derived_recipe())(tensor.device()));
-      return {live.name, fill_event(job.source, options), "from its declared recipe"};
+      return {live.name, fill_event(job.source), "from its declared recipe"};
     case FillSource::InitRecipe: {
       const InitRecipe& recipe = *live.init_recipe();
       fill_by_recipe(tensor, recipe, options.seed, live.name, threads);
-      return {live.name, fill_event(job.source, options), fmt::format("{}, seed {}", recipe.describe(), options.seed)};
+      return {live.name, fill_event(job.source), fmt::format("{}, seed {}", recipe.describe(), options.seed)};
     }
     case FillSource::None: break;
   }
-  return {live.name, "", ""};
+  return {live.name, std::nullopt, ""};
 }
 
 uint64_t dry_content_key(const Job& job, const MaterializeOptions& options) {
@@ -125,21 +128,13 @@ uint64_t dry_content_key(const Job& job, const MaterializeOptions& options) {
   return 0;
 }
 
-std::string written_by(FillSource source, const MaterializeOptions& options) {
-  switch (source) {
-    case FillSource::Provided: return options.written_by == "init" ? "load" : options.written_by;
-    case FillSource::DerivedRecipe: return "recompute";
-    default: return options.written_by;
-  }
-}
-
 // Runs jobs: big tensors one at a time with every thread on their chunks, small ones
 // spread over the threads. Either way each tensor's bits depend only on seed and name.
 void run_jobs(std::vector<Job>& jobs, const MaterializeOptions& options,
               const std::function<Note(Job&, int)>& work, std::vector<Note>& notes) {
   std::mutex notes_mutex;
   auto record = [&](Note note) {
-    if (note.event.empty()) return;
+    if (!note.event) return;
     std::lock_guard<std::mutex> lock(notes_mutex);
     notes.push_back(std::move(note));
   };
@@ -165,7 +160,7 @@ void add_notes(Ledger* ledger, const std::vector<Job>& jobs, const std::vector<N
   for (const auto& note : notes) {
     auto it = job_of.find(note.tensor);
     if (it == job_of.end()) continue;
-    for (const auto& alias : it->second->group.names) ledger->note(alias, note.event, note.detail);
+    for (const auto& alias : it->second->group.names) ledger->note(alias, *note.event, note.detail);
   }
 }
 
@@ -203,11 +198,11 @@ std::vector<Job> plan_jobs(std::vector<LiveTensor*> targets, const MaterializeOp
 Note write_job(const Job& job, TensorStateTracker& tracker, const MaterializeOptions& options, int threads) {
   torch::Tensor& tensor = job.group.primary->tensor;
   if (tracker.dry_run()) {
-    tracker.mark_written(tensor, written_by(job.source, options), dry_content_key(job, options));
-    return {job.group.primary->name, fill_event(job.source, options), ""};
+    tracker.mark_written(tensor, fill_event(job.source).value_or(LedgerEvent::Initialized), dry_content_key(job, options));
+    return {job.group.primary->name, fill_event(job.source), ""};
   }
   Note note = fill_values(job, tensor, options, threads);
-  tracker.mark_written(tensor, written_by(job.source, options));
+  tracker.mark_written(tensor, fill_event(job.source).value_or(LedgerEvent::Initialized));
   return note;
 }
 

@@ -28,7 +28,6 @@ struct MaterializeOptions {
   bool use_derived_recipes = true;
   // Which meta tensors to materialize; default: all of them.
   std::function<bool(const LiveTensor&)> select;
-  std::string written_by = "init";  // the ledger event for init-recipe fills
 };
 
 struct MaterializeResult {

@@ -27,7 +27,7 @@ std::string tie_partner(const Ledger& ledger, const std::string& name) {
     std::string fallback;
     for (const auto& member : group) {
       if (member == name) continue;
-      if (!ledger.has_event(member, "replaced")) return member;
+      if (!ledger.has_event(member, LedgerEvent::Replaced)) return member;
       if (fallback.empty()) fallback = member;
     }
     return fallback;
@@ -74,7 +74,7 @@ std::vector<RepairAction> repair_findings(const std::vector<Finding>& findings, 
     // The storage is shared again; gradients still accumulate per tensor object, which
     // matters only if both names train (not the case for LoRA's frozen base weights).
     swap_in_place(live->tensor, source->tensor);
-    ledger.note(name, "repaired", fmt::format("re-tied to {}", partner));
+    ledger.note(name, LedgerEvent::Repaired, fmt::format("re-tied to {}", partner));
     actions.push_back({"tied-weights-broken", name, true, fmt::format("re-tied to {}", partner)});
   }
 

@@ -83,8 +83,8 @@ std::vector<std::string> C10dReplicator::replicate(RankSession& session, const s
     }
     if (!sender) {
       // The collective wrote the bytes behind autograd's back: the write counter did not move.
-      session.tracker().mark_written(tensor, "broadcast");
-      session.ledger().note(names[i], "received", "from rank 0");
+      session.tracker().mark_written(tensor, LedgerEvent::Received);
+      session.ledger().note(names[i], LedgerEvent::Received, "from rank 0");
     }
     done.push_back(names[i]);
   }

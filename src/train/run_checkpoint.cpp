@@ -146,8 +146,8 @@ std::vector<std::string> RunCheckpoint::load_weights(const std::string& dir, con
       session.tracker().mark_allocated(live.tensor, live.tensor.device().str());
     }
     live.tensor.copy_(value);
-    session.tracker().mark_written(live.tensor, "load");
-    session.ledger().note(live.name, "loaded", fmt::format("from {}", path));
+    session.tracker().mark_written(live.tensor, LedgerEvent::Loaded);
+    session.ledger().note(live.name, LedgerEvent::Loaded, fmt::format("from {}", path));
     loaded.push_back(live.name);
   }
   for (const auto& [name, value] : saved) {

@@ -150,7 +150,7 @@ void ModuleWalker::describe(const LiveTensor& live, const SnapshotOptions& optio
       r.device = state->device;
       r.uninitialized = !state->written;
       if (state->written && state->content_key != 0) r.content_hash = state->content_key;
-      if (r.derived && state->written) r.derived_current = state->written_by == "recompute";
+      if (r.derived && state->written) r.derived_current = state->written_by == LedgerEvent::Recomputed;
     }
     return;
   }

@@ -10,7 +10,7 @@ void TensorStateTracker::mark_allocated(const torch::Tensor& tensor, const std::
   entries_.insert_or_assign(tensor.unsafeGetTensorImpl(), std::move(entry));
 }
 
-void TensorStateTracker::mark_written(const torch::Tensor& tensor, const std::string& by, uint64_t content_key) {
+void TensorStateTracker::mark_written(const torch::Tensor& tensor, LedgerEvent by, uint64_t content_key) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = entries_.find(tensor.unsafeGetTensorImpl());
   if (it == entries_.end() || it->second.owner.expired()) {

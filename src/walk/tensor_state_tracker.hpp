@@ -7,6 +7,8 @@
 
 #include <torch/types.h>
 
+#include "ledger/ledger_event.hpp"
+
 namespace metaguard {
 
 // What metaguard knows about a tensor that the tensor cannot say itself.
@@ -27,7 +29,7 @@ class TensorStateTracker {
     bool written = false;
     uint64_t content_key = 0;    // dry run: identity of the values; 0: unknown
     uint32_t version_at_allocation = 0;
-    std::string written_by;      // "init", "load", "broadcast", "recompute", "repair"
+    LedgerEvent written_by = LedgerEvent::Initialized;  // who wrote it last: initialized, loaded, received...
   };
 
   explicit TensorStateTracker(bool dry_run = false) : dry_run_(dry_run) {}
@@ -35,7 +37,7 @@ class TensorStateTracker {
   bool dry_run() const { return dry_run_; }
 
   void mark_allocated(const torch::Tensor& tensor, const std::string& device);
-  void mark_written(const torch::Tensor& tensor, const std::string& by, uint64_t content_key = 0);
+  void mark_written(const torch::Tensor& tensor, LedgerEvent by, uint64_t content_key = 0);
   void forget(const torch::Tensor& tensor);
 
   std::optional<State> state_of(const torch::Tensor& tensor) const;

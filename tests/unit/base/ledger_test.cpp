@@ -27,7 +27,7 @@ TEST_CASE("ledger turns snapshots into provenance events", "[ledger]") {
 
   auto weight_cpu = weight;
   weight_cpu.device = "cpu";
-  ledger.note("w", "received", "from rank 0");
+  ledger.note("w", LedgerEvent::Received, "from rank 0");
   ledger.record("broadcast", Inventory({weight_cpu, index}));
 
   auto weight_cuda = weight_cpu;

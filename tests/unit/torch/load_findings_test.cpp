@@ -152,7 +152,7 @@ TEST_CASE("load findings: missing, unexpected, shape and dtype, with rank and ph
     auto state = dry_tracker.state_of(dry.a);
     REQUIRE(state);
     CHECK(state->written);
-    CHECK(state->written_by == "load");
+    CHECK(state->written_by == LedgerEvent::Loaded);
     CHECK(state->device == "cpu");
     CHECK(state->content_key != 0);
     CHECK_FALSE(dry_tracker.state_of(dry.b));

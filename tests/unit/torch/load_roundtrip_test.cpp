@@ -94,7 +94,7 @@ TEST_CASE("load: a saved model loads bit-identically into its meta-built twin, i
         }
         CHECK(live.tensor.requires_grad() == (original->lora() ? is_lora_parameter_name(live.name) : true));
         CHECK_FALSE(tracker.is_unwritten(live.tensor));
-        CHECK(tracker.state_of(live.tensor)->written_by == "load");
+        CHECK(tracker.state_of(live.tensor)->written_by == LedgerEvent::Loaded);
         CHECK(std::find(result.loaded.begin(), result.loaded.end(), live.name) != result.loaded.end());
         bool loaded_event = false;
         for (const auto& event : ledger.history(live.name)) loaded_event |= event.event == "loaded" && event.phase == "load";

@@ -285,7 +285,7 @@ TEST_CASE("train run checkpoint: save, read back in place, and resume the optimi
     CHECK(restored_params[i].second.unsafeGetTensorImpl() == identities[i]);
     auto tracked = restored->tracker().state_of(restored_params[i].second);
     REQUIRE(tracked);
-    CHECK(tracked->written_by == "load");
+    CHECK(tracked->written_by == LedgerEvent::Loaded);
   }
   restored->guard().record("load");
   bool noted = false;
