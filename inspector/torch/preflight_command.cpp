@@ -2,12 +2,11 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 
 #include "cli_support.hpp"
 #include "core/errors.hpp"
-#include "core/fault.hpp"
 #include "preflight/preflight_run.hpp"
+#include "torch/run_flags.hpp"
 #include "torch/torch_commands.hpp"
 
 namespace metaguard::cli {
@@ -18,14 +17,11 @@ int run_preflight(const std::vector<std::string>& args) {
   std::string init;
   std::string seed = std::to_string(options.seed);
   po::options_description flags("preflight options");
+  add_run_flags(flags, options.model, options.lora, options.inject, seed);
   flags.add_options()
-      ("model", po::value(&options.model)->default_value(options.model), "model name (fixtures/models) or config JSON path")
-      ("lora", po::value(&options.lora)->default_value(options.lora), "LoRA spec: r=,alpha=,dropout=,targets=query+key+value+projection+mlp+head, or none")
       ("checkpoint", po::value<std::string>(), "checkpoint rank 0 loads (torch.save zip or safetensors; read as metadata only)")
       ("world-size", po::value(&options.world_size)->default_value(options.world_size), "number of ranks to simulate")
       ("init", po::value(&init), "meta or direct (default: meta when world size > 1 or a fault needs it)")
-      ("inject", po::value(&options.inject)->composing(),
-       fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
       ("offload", po::value(&options.offload)->composing(), "keep tensors matching this glob on meta on purpose (repeatable; pair with --allow)")
       ("repair", po::bool_switch(&options.repair), "repair at every guard point and check again")
       ("precision", po::value(&options.precision)->default_value(options.precision), "memory figures for LitGPT's --precision: 32-true, 16-true, bf16-true, 16-mixed, bf16-mixed")
@@ -34,7 +30,6 @@ int run_preflight(const std::vector<std::string>& args) {
       ("strategy", po::value(&options.strategy)->default_value(options.strategy), "replicate every weight on every rank, or shard the frozen base weights across ranks (memory per rank, shard sizes)")
       ("micro-batch", po::value<int64_t>(), "sequences per rank per forward: with --seq-len, activations in the memory figures")
       ("seq-len", po::value<int64_t>(), "tokens per sequence: with --micro-batch, activations in the memory figures")
-      ("seed", po::value(&seed)->default_value(seed), "run seed for init recipes")
       ("threads", po::value(&options.threads)->default_value(options.threads), "threads for materialization and hashing");
   add_output_options(flags, output, /*with_allow=*/true);
   po::variables_map values;

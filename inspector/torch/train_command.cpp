@@ -11,6 +11,7 @@
 #include "core/errors.hpp"
 #include "core/fault.hpp"
 #include "core/shipped_files.hpp"
+#include "torch/run_flags.hpp"
 #include "torch/torch_commands.hpp"
 #include "train/communicator.hpp"
 #include "train/dist_env.hpp"
@@ -77,9 +78,8 @@ int run_train(const std::vector<std::string>& args) {
   TrainOptions o;
   std::string seed = std::to_string(o.seed);
   po::options_description flags("train options");
+  add_run_flags(flags, o.model, o.lora, o.inject, seed);
   flags.add_options()
-      ("model", po::value(&o.model)->default_value(o.model), "model name (fixtures/models) or config JSON path")
-      ("lora", po::value(&o.lora)->default_value(o.lora), "LoRA spec: r=,alpha=,dropout=,targets=query+key+value+projection+mlp+head, or none (train every weight)")
       ("data", po::value(&o.data), "text file to train on (byte-level tokens); default: the shipped corpus fixtures/data/corpus.txt")
       ("nproc", po::value(&o.nproc)->default_value(o.nproc), "ranks to start on this machine (ignored when started as a rank by torchrun)")
       ("steps", po::value(&o.steps)->default_value(o.steps), "optimizer steps")
@@ -92,9 +92,6 @@ int run_train(const std::vector<std::string>& args) {
       ("eval-every", po::value(&o.eval_every)->default_value(o.eval_every), "validate every N steps (and always before the first)")
       ("eval-sequences", po::value(&o.eval_sequences)->default_value(o.eval_sequences), "held-out sequences per validation")
       ("on-meta", po::value(&o.on_meta)->default_value(o.on_meta), "at every guard point: off, warn, fail or repair")
-      ("inject", po::value(&o.inject)->composing(),
-       fmt::format("reproduce a root cause (repeatable): {}", fmt::join(fault_names(), ", ")).c_str())
-      ("seed", po::value(&seed)->default_value(seed), "run seed: initialization, data order, dropout")
       ("checkpoint", po::value(&o.checkpoint), "base weights rank 0 loads at the load phase (torch.save zip or safetensors; LoRA models map base keys)")
       ("out", po::value(&o.out), "run directory: rank<k>.json, report.json, run.json and checkpoints")
       ("resume", po::value(&o.resume), "continue the run whose --out directory this is (exactly where it stopped)")
