@@ -45,7 +45,8 @@ DataNeeds all_needs(const InitPlan&, int) { return DataNeeds::all(); }
 }  // namespace
 
 const std::vector<ProgramPhase>& init_program() {
-  //  phase                 passes when            step              check                    before  needs        device first fwd
+  // Columns: phase, passes when, step, check, check before the step, what holds data,
+  // names the target device, the loop's first forward.
   static const std::vector<ProgramPhase> program = {
       {Phase::Init, always, init_step, PhaseCheck::OneRank, false, init_needs, false, false},
       {Phase::Load, has_something_to_load, load_step, PhaseCheck::OneRank, false, load_needs, false, false},
