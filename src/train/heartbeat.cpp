@@ -14,9 +14,9 @@ struct Heartbeat::State {
   bool finished = false;
 };
 
-Heartbeat::Heartbeat(const std::string& address, const c10d::TCPStoreOptions& options, std::string key)
-    : state_(std::make_shared<State>()),
-      stop_limit_(std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout) + kInterval) {
+Heartbeat::Heartbeat(const std::string& address, const c10d::TCPStoreOptions& options, std::string key,
+                     std::chrono::milliseconds stop_limit)
+    : state_(std::make_shared<State>()), stop_limit_(stop_limit + kInterval) {
   thread_ = std::thread([state = state_, address, options, key = std::move(key)] {
     try {
       auto client = c10::make_intrusive<c10d::TCPStore>(address, options);

@@ -1,5 +1,7 @@
 #include "train/side_channel.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -7,10 +9,11 @@
 
 namespace metaguard {
 
-SideChannel::SideChannel(const std::string& address, const c10d::TCPStoreOptions& options, std::string key_prefix)
+SideChannel::SideChannel(const std::string& address, const c10d::TCPStoreOptions& options, std::string key_prefix,
+                         std::chrono::milliseconds call_limit)
     : store_(c10::make_intrusive<c10d::TCPStore>(address, options)),
       prefix_(std::move(key_prefix)),
-      timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout)) {}
+      timeout_(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout), call_limit)) {}
 
 std::string SideChannel::key(const std::string& what, int rank) const {
   return fmt::format("{}/{}/{}", prefix_, what, rank);

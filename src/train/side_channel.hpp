@@ -31,9 +31,11 @@ class StoreUnreachable : public std::runtime_error {
 class SideChannel {
  public:
   SideChannel() = default;
-  // Connects to the store at `address` (throws what TCPStore throws); options.timeout bounds
-  // the connection and every call.
-  SideChannel(const std::string& address, const c10d::TCPStoreOptions& options, std::string key_prefix);
+  // Connects to the store at `address` within options.timeout (throws what TCPStore throws);
+  // every later call returns within `call_limit` (or options.timeout, if shorter). Connecting
+  // gets the run's whole timeout: on a lossy link a lost SYN alone costs TCP 1 s, then 2.
+  SideChannel(const std::string& address, const c10d::TCPStoreOptions& options, std::string key_prefix,
+              std::chrono::milliseconds call_limit);
 
   std::string key(const std::string& what, int rank) const;
   std::chrono::milliseconds timeout() const { return timeout_; }
