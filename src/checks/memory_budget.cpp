@@ -48,6 +48,16 @@ std::string gather_unit(const std::string& name) {
   return end == std::string::npos ? name : name.substr(0, end);
 }
 
+// A tensor held whole: its bytes, and when it trains its gradient and AdamW's two moments.
+void add_whole(MemoryRow& row, const TensorRecord& t, Precision precision) {
+  const int64_t bytes = is_floating(t.dtype) ? t.numel * float_element_bytes(precision) : t.nbytes;
+  row.weight_bytes += bytes;
+  if (t.kind == TensorKind::Parameter && t.requires_grad.value_or(false)) {
+    row.gradient_bytes += bytes;
+    row.optimizer_bytes += 2 * bytes;
+  }
+}
+
 bool sharded(const TensorRecord& t) { return t.kind == TensorKind::Parameter && !t.requires_grad.value_or(false); }
 
 }  // namespace
@@ -79,7 +89,6 @@ int64_t float_element_bytes(Precision precision) {
 std::vector<MemoryRow> memory_rows(int rank, const Inventory& inventory, Precision precision, const std::string& device) {
   std::map<std::string, MemoryRow> by_device;
   std::unordered_set<uint64_t> storages;
-  const int64_t element = float_element_bytes(precision);
   for (const auto& t : inventory.tensors()) {
     if (t.is_meta()) continue;  // meta tensors hold no memory
     const std::string where = device.empty() ? t.device : device;
@@ -87,12 +96,7 @@ std::vector<MemoryRow> memory_rows(int rank, const Inventory& inventory, Precisi
     row.rank = rank;
     row.device = where;
     if (t.storage_key != 0 && !storages.insert(t.storage_key).second) continue;  // tied: counted once
-    const int64_t bytes = is_floating(t.dtype) ? t.numel * element : t.nbytes;
-    row.weight_bytes += bytes;
-    if (t.kind == TensorKind::Parameter && t.requires_grad.value_or(false)) {
-      row.gradient_bytes += bytes;
-      row.optimizer_bytes += 2 * bytes;
-    }
+    add_whole(row, t, precision);
   }
   std::vector<MemoryRow> rows;
   for (auto& [name, row] : by_device) rows.push_back(row);
@@ -111,15 +115,11 @@ MemoryRow sharded_memory_row(int rank, int world_size, const Inventory& inventor
   for (const auto& t : inventory.tensors()) {
     if (t.is_meta()) continue;  // offloaded on purpose: holds no memory
     if (t.storage_key != 0 && !storages.insert(t.storage_key).second) continue;  // tied: counted once
-    const int64_t element = element_bytes(t, precision);
     if (!sharded(t)) {
-      row.weight_bytes += t.numel * element;
-      if (t.kind == TensorKind::Parameter) {
-        row.gradient_bytes += t.numel * element;
-        row.optimizer_bytes += 2 * t.numel * element;
-      }
+      add_whole(row, t, precision);  // trainable parameters and buffers are replicated
       continue;
     }
+    const int64_t element = element_bytes(t, precision);
     const ShardLayout layout(t.numel, world_size);
     const ShardSlice slice = layout.slice(rank);
     row.weight_bytes += layout.per_rank() * element;

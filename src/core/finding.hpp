@@ -32,6 +32,8 @@ struct Finding {
   bool allowed = false;  // matched an --allow glob, so downgraded to info
 
   bool operator==(const Finding& other) const;
+  // An error nobody repaired or allowed: what stops a run and fails a JUnit case.
+  bool is_open_error() const { return severity == Severity::Error && !repaired && !allowed; }
 };
 
 // Where a finding was made, as its message says it: " on rank 1 at before-validation" (either

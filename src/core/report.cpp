@@ -27,4 +27,13 @@ Summary Report::summary() const {
   return summary;
 }
 
+MemoryColumns memory_columns(const std::vector<MemoryRow>& rows) {
+  MemoryColumns columns;
+  for (const auto& row : rows) {
+    columns.gathered = columns.gathered || row.gathered_bytes > 0;
+    columns.activations = columns.activations || row.activation_bytes > 0;
+  }
+  return columns;
+}
+
 }  // namespace metaguard

@@ -67,6 +67,14 @@ struct MemoryRow {
   }
 };
 
+// The optional memory columns some row has (a sharded run's gathered weights, activations):
+// renderers show a column only where a row fills it.
+struct MemoryColumns {
+  bool gathered = false;
+  bool activations = false;
+};
+MemoryColumns memory_columns(const std::vector<MemoryRow>& rows);
+
 // One rank's shards under --strategy shard (preflight): how much of the frozen weights it
 // holds, and the tensors whose slice is empty on it.
 struct ShardRow {

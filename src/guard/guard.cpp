@@ -21,17 +21,13 @@ std::string failure_message(const std::vector<Finding>& findings) {
 
 bool same_problem(const Finding& a, const Finding& b) { return a.code == b.code && a.tensor == b.tensor; }
 
-bool open_error(const Finding& finding) {
-  return finding.severity == Severity::Error && !finding.repaired && !finding.allowed;
-}
-
 }  // namespace
 
 std::vector<Finding> merge_second_look(std::vector<Finding> first, const std::vector<Finding>& second) {
   for (auto& finding : first) {
-    if (!open_error(finding)) continue;
+    if (!finding.is_open_error()) continue;
     bool still = false;
-    for (const auto& now : second) still = still || (open_error(now) && same_problem(finding, now));
+    for (const auto& now : second) still = still || (now.is_open_error() && same_problem(finding, now));
     if (!still) finding.repaired = true;
   }
   const size_t known = first.size();

@@ -24,10 +24,12 @@ void RankSession::finish_load(LoadResult loaded) {
 }
 
 void RankSession::keep_step_findings(bool check_passed) {
+  if (step_findings_.empty()) return;
   if (check_passed && guard_.config().policy == GuardPolicy::Repair) {
     Inventory now = walker_.snapshot();
     for (auto& finding : step_findings_) {
-      if (finding.code != "missing-key" || !finding.tensor) continue;
+      // What the guard could fill from a recipe (missing-key), once it holds data.
+      if (finding.repair != RepairKind::Materialize || !finding.tensor) continue;
       const TensorRecord* record = now.find(*finding.tensor);
       if (record && record->has_data()) finding.repaired = true;
     }

@@ -207,19 +207,14 @@ void render_memory(const Report& report, const Summary& summary, std::string& ou
   if (!report.memory.empty()) {
     out += "<h2>Memory per rank and device</h2>\n<p class=\"where\">Weights, gradients and optimizer state "
            "each rank will hold.</p>\n";
-    // Gathered weights and activations are segments only where a row has them.
-    bool gathered = false, activations = false;
-    for (const auto& row : report.memory) {
-      gathered = gathered || row.gathered_bytes > 0;
-      activations = activations || row.activation_bytes > 0;
-    }
+    const MemoryColumns optional = memory_columns(report.memory);
     std::vector<std::string> legend = {"weights", "gradients", "optimizer"};
-    if (gathered) legend.push_back("gathered");
-    if (activations) legend.push_back("activations");
+    if (optional.gathered) legend.push_back("gathered");
+    if (optional.activations) legend.push_back("activations");
     for (const auto& row : report.memory) {
       std::vector<int64_t> segments = {row.weight_bytes, row.gradient_bytes, row.optimizer_bytes};
-      if (gathered) segments.push_back(row.gathered_bytes);
-      if (activations) segments.push_back(row.activation_bytes);
+      if (optional.gathered) segments.push_back(row.gathered_bytes);
+      if (optional.activations) segments.push_back(row.activation_bytes);
       bars.push_back({fmt::format("rank {} \xC2\xB7 {}", row.rank, row.device), segments});
     }
     out += "<div class=\"scroll\">" + svg_stacked_bars(bars, legend) + "</div>\n";

@@ -12,16 +12,7 @@ namespace {
 
 constexpr const char* kModelCase = "(model)";
 
-std::string where(const Finding& finding) {
-  std::string out;
-  if (finding.rank) out += fmt::format(" on rank {}", *finding.rank);
-  if (finding.phase) out += fmt::format(" at {}", *finding.phase);
-  return out;
-}
-
-bool is_open_error(const Finding& finding) {
-  return finding.severity == Severity::Error && !finding.repaired && !finding.allowed;
-}
+std::string where(const Finding& finding) { return where_text(finding.rank, finding.phase.value_or("")); }
 
 std::string finding_note(const Finding& finding) {
   std::string status = finding.repaired ? "repaired" : std::string(to_string(finding.severity));
@@ -37,7 +28,7 @@ JUnitCase problem_case(const std::string& classname, const std::string& name, co
   c.name = name;
   c.classname = classname;
   const Finding& first = *group.first;
-  if (!is_open_error(first)) {  // a group shares severity and state: all open errors or none
+  if (!first.is_open_error()) {  // a group shares severity and state: all open errors or none
     for (const Finding* finding : findings) c.system_out += finding_note(*finding);
     return c;
   }

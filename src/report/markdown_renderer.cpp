@@ -106,15 +106,10 @@ void render_training(const TrainingInfo& t, std::string& out) {
 
 void render_extra(const Report& report, std::string& out) {
   if (!report.memory.empty()) {
-    // Gathered and activation columns only where a row has them (a sharded run, --seq-len).
-    bool gathered = false, activations = false;
-    for (const auto& row : report.memory) {
-      gathered = gathered || row.gathered_bytes > 0;
-      activations = activations || row.activation_bytes > 0;
-    }
+    const MemoryColumns optional = memory_columns(report.memory);
     std::vector<std::string> names = {"rank", "device", "weights", "gradients", "optimizer"};
-    if (gathered) names.push_back("gathered");
-    if (activations) names.push_back("activations");
+    if (optional.gathered) names.push_back("gathered");
+    if (optional.activations) names.push_back("activations");
     names.push_back("total");
     out += "\n## Memory per rank and device\n\n";
     out += table_head(names, "rl" + std::string(names.size() - 2, 'r'));
@@ -122,8 +117,8 @@ void render_extra(const Report& report, std::string& out) {
       std::vector<std::string> cells = {std::to_string(row.rank), markdown_code_cell(row.device),
                                         human_bytes(row.weight_bytes), human_bytes(row.gradient_bytes),
                                         human_bytes(row.optimizer_bytes)};
-      if (gathered) cells.push_back(human_bytes(row.gathered_bytes));
-      if (activations) cells.push_back(human_bytes(row.activation_bytes));
+      if (optional.gathered) cells.push_back(human_bytes(row.gathered_bytes));
+      if (optional.activations) cells.push_back(human_bytes(row.activation_bytes));
       cells.push_back(human_bytes(row.total_bytes()));
       out += table_row(cells);
     }

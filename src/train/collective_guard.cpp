@@ -11,9 +11,6 @@
 namespace metaguard {
 namespace {
 
-bool open_error(const Finding& finding) {
-  return finding.severity == Severity::Error && !finding.repaired && !finding.allowed;
-}
 
 }  // namespace
 
@@ -134,7 +131,7 @@ std::vector<Finding> CollectiveGuard::run(const std::string& phase, DataNeeds ne
   std::vector<Finding> all = merge_second_look(first.findings, second.findings);
   // A re-broadcast during verification would need a third look; treat what is left as final.
   if (second.changed && !second.failed) {
-    for (const auto& finding : second.findings) second.failed = second.failed || open_error(finding);
+    for (const auto& finding : second.findings) second.failed = second.failed || finding.is_open_error();
   }
   Agreement verified = agree(second, phase);
   session_.keep(all);
