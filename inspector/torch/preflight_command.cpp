@@ -17,7 +17,7 @@ int run_preflight(const std::vector<std::string>& args) {
   std::string init;
   std::string seed = std::to_string(options.seed);
   po::options_description flags("preflight options");
-  add_run_flags(flags, options.model, options.lora, options.inject, seed);
+  add_run_flags(flags, {options.model, options.lora, options.inject, seed, options.strategy});
   flags.add_options()
       ("checkpoint", po::value<std::string>(), "checkpoint rank 0 loads (torch.save zip or safetensors; read as metadata only)")
       ("world-size", po::value(&options.world_size)->default_value(options.world_size), "number of ranks to simulate")
@@ -27,7 +27,6 @@ int run_preflight(const std::vector<std::string>& args) {
       ("precision", po::value(&options.precision)->default_value(options.precision), "memory figures for LitGPT's --precision: 32-true, 16-true, bf16-true, 16-mixed, bf16-mixed")
       ("device", po::value(&options.device)->default_value(options.device), "memory figures per rank for: cpu, or cuda (one GPU per rank)")
       ("device-memory", po::value<std::string>(), "memory of one device, e.g. 80GiB: a rank that needs more is an error finding")
-      ("strategy", po::value(&options.strategy)->default_value(options.strategy), "replicate every weight on every rank, or shard the frozen base weights across ranks (memory per rank, shard sizes)")
       ("micro-batch", po::value<int64_t>(), "sequences per rank per forward: with --seq-len, activations in the memory figures")
       ("seq-len", po::value<int64_t>(), "tokens per sequence: with --micro-batch, activations in the memory figures")
       ("threads", po::value(&options.threads)->default_value(options.threads), "threads for materialization and hashing");

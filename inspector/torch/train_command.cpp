@@ -78,7 +78,7 @@ int run_train(const std::vector<std::string>& args) {
   TrainOptions o;
   std::string seed = std::to_string(o.seed);
   po::options_description flags("train options");
-  add_run_flags(flags, o.model, o.lora, o.inject, seed);
+  add_run_flags(flags, {o.model, o.lora, o.inject, seed, o.strategy});
   flags.add_options()
       ("data", po::value(&o.data), "text file to train on (byte-level tokens); default: the shipped corpus fixtures/data/corpus.txt")
       ("nproc", po::value(&o.nproc)->default_value(o.nproc), "ranks to start on this machine (ignored when started as a rank by torchrun)")

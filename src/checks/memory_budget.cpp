@@ -39,15 +39,6 @@ int64_t element_bytes(const TensorRecord& t, Precision precision) {
   return t.numel > 0 ? t.nbytes / t.numel : 0;
 }
 
-// The unit a sharded run gathers at once: a transformer block ("transformer.h.12"), or a
-// tensor outside the blocks on its own (the embedding, the head).
-std::string gather_unit(const std::string& name) {
-  static const std::string kBlocks = "transformer.h.";
-  if (name.compare(0, kBlocks.size(), kBlocks) != 0) return name;
-  const size_t end = name.find('.', kBlocks.size());
-  return end == std::string::npos ? name : name.substr(0, end);
-}
-
 // A tensor held whole: its bytes, and when it trains its gradient and AdamW's two moments.
 void add_whole(MemoryRow& row, const TensorRecord& t, Precision precision) {
   const int64_t bytes = is_floating(t.dtype) ? t.numel * float_element_bytes(precision) : t.nbytes;

@@ -21,6 +21,11 @@ enum class Fault {
   // Beyond CONTRACT.md's list (additions): regression faults of the training side.
   OptimizerBeforeReplace,  // optimizer-before-replace
   MoveWithMeta,            // move-with-meta
+  // Sharded training (issue 13): what FSDP-style runs got wrong in the field.
+  SyncFromMeta,                 // sync-from-meta
+  NoInitForModule,              // no-init-for-module
+  RopeNotRecomputedAfterShard,  // rope-not-recomputed-after-shard
+  EmptyShard,                   // empty-shard
 };
 
 std::string_view to_string(Fault fault);
@@ -33,6 +38,7 @@ std::string_view describe(Fault fault);
 bool needs_meta_build(Fault fault);  // the run builds on meta when it is injected
 bool train_only(Fault fault);        // a real optimizer or device move: `metaguard train` only
 int min_ranks(Fault fault);          // ranks it needs (2: it is about what several ranks do)
+bool shard_only(Fault fault);        // reproduces a sharded run: `train --strategy shard` only
 Phase perturbed_phase(Fault fault);  // the phase whose step it changes
 bool any_needs_meta_build(const std::set<Fault>& faults);
 

@@ -42,6 +42,8 @@ struct TrainingInfo {
   int64_t seq_len = 0;
   std::string device;   // "cpu" | "cuda" (empty in reports written before 0.2)
   std::string backend;  // collectives: "gloo" | "nccl" (empty likewise)
+  std::string strategy;  // "replicate" | "shard" (empty in reports written before 0.3)
+  double gather_seconds = 0;  // shard: rank 0's seconds in all-gathers of weights (forward and backward)
   std::vector<double> losses;
   std::vector<ValidationLoss> val_losses;
   std::optional<double> final_loss;

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
+
 namespace metaguard {
 
 ShardLayout::ShardLayout(int64_t numel, int world_size) : numel_(numel), world_size_(world_size) {
@@ -21,6 +25,20 @@ int ShardLayout::empty_ranks() const {
   int count = 0;
   for (int r = 0; r < world_size_; ++r) count += slice(r).empty() ? 1 : 0;
   return count;
+}
+
+std::string gather_unit(const std::string& name) {
+  static const std::string kBlocks = "transformer.h.";
+  if (name.compare(0, kBlocks.size(), kBlocks) != 0) return name;
+  const size_t end = name.find('.', kBlocks.size());
+  return end == std::string::npos ? name : name.substr(0, end);
+}
+
+bool parse_shard_strategy(const std::string& value) {
+  if (value != "replicate" && value != "shard") {
+    throw InputError(fmt::format("--strategy '{}': expected replicate or shard", value));
+  }
+  return value == "shard";
 }
 
 }  // namespace metaguard

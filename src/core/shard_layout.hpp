@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace metaguard {
 
@@ -34,5 +35,13 @@ class ShardLayout {
   int world_size_;
   int64_t per_rank_;
 };
+
+// The unit a sharded run gathers at once: a transformer block ("transformer.h.12" for
+// every tensor under it), or a tensor outside the blocks on its own (the embedding, the
+// final norm, the head). Preflight's memory figures and the trainer's gathers use it.
+std::string gather_unit(const std::string& name);
+
+// `--strategy`: true for shard, false for replicate; throws InputError for anything else.
+bool parse_shard_strategy(const std::string& value);
 
 }  // namespace metaguard

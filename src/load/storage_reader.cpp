@@ -61,19 +61,30 @@ void StorageReader::read(size_t index, uint64_t begin, uint64_t end, char* desti
                                         printable(record_name(storage)), storage.nbytes));
   }
   if (storage.file_offset) {
-    read_direct(index, begin, end, destination);
+    read_direct(index, begin, end, destination, /*whole_record=*/true);
   } else {
     read_streamed(index, begin, end, destination);
   }
 }
 
-void StorageReader::read_direct(size_t index, uint64_t begin, uint64_t end, char* destination) const {
+void StorageReader::read_part(size_t index, uint64_t begin, uint64_t end, char* destination) const {
+  const CheckpointStorage& storage = file_.storages().at(index);
+  if (!storage.file_offset || begin > end || end > static_cast<uint64_t>(storage.nbytes)) {
+    read(index, begin, end, destination);  // checks the range, streams deflated records
+    return;
+  }
+  read_direct(index, begin, end, destination, /*whole_record=*/false);
+}
+
+void StorageReader::read_direct(size_t index, uint64_t begin, uint64_t end, char* destination,
+                                bool whole_record) const {
   const CheckpointStorage& storage = file_.storages()[index];
   const std::string record = record_name(storage);
-  // With a CRC to check, every byte of the record is read once; without one (safetensors),
-  // only the range.
-  const uint64_t first = storage.crc32 ? 0 : begin;
-  const uint64_t last = storage.crc32 ? storage.stored_size : end;
+  // With a CRC to check, every byte of the record is read once; without one (safetensors,
+  // or one rank's part), only the range.
+  const bool verify = whole_record && storage.crc32.has_value();
+  const uint64_t first = verify ? 0 : begin;
+  const uint64_t last = verify ? storage.stored_size : end;
   std::unique_ptr<char[]> scratch;
   uLong crc = crc32(0L, Z_NULL, 0);
   for (uint64_t at = first; at < last;) {
@@ -92,10 +103,10 @@ void StorageReader::read_direct(size_t index, uint64_t begin, uint64_t end, char
       into = scratch.get();
     }
     pread_fully(fd_, into, static_cast<size_t>(size), *storage.file_offset + at, file_.path(), record);
-    if (storage.crc32) crc = crc32(crc, reinterpret_cast<const Bytef*>(into), static_cast<uInt>(size));
+    if (verify) crc = crc32(crc, reinterpret_cast<const Bytef*>(into), static_cast<uInt>(size));
     at += size;
   }
-  if (storage.crc32 && crc != *storage.crc32) {
+  if (verify && crc != *storage.crc32) {
     fail_file(file_.path(), fmt::format("storage record '{}' fails its CRC-32 check (the file is corrupt)",
                                         printable(record)));
   }

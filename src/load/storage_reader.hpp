@@ -28,11 +28,16 @@ class StorageReader {
   // or a record fails its CRC-32; `destination` may then hold part of the bytes.
   void read(size_t index, uint64_t begin, uint64_t end, char* destination) const;
 
+  // The same for one rank's part of a record under --strategy shard: only [begin, end) is
+  // read (the point of sharding the load), so the record's CRC-32, which covers every
+  // rank's part, is not checked here. Deflated records are still read whole (and checked).
+  void read_part(size_t index, uint64_t begin, uint64_t end, char* destination) const;
+
   // True when storage `index` lies in the file as is (pread-able, thread-safe).
   bool direct(size_t index) const;
 
  private:
-  void read_direct(size_t index, uint64_t begin, uint64_t end, char* destination) const;
+  void read_direct(size_t index, uint64_t begin, uint64_t end, char* destination, bool whole_record) const;
   void read_streamed(size_t index, uint64_t begin, uint64_t end, char* destination) const;
 
   const CheckpointFile& file_;

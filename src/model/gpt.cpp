@@ -75,10 +75,8 @@ std::shared_ptr<torch::nn::Module> GPTImpl::clone(const torch::optional<torch::D
   return copy;
 }
 
-torch::Tensor GPTImpl::hidden(const torch::Tensor& idx) {
+GPTImpl::BlockInputs GPTImpl::block_inputs(int64_t steps) {
   const GPTConfig& config = options.config();
-  TORCH_CHECK(idx.dim() == 2, "GPT::forward expects token ids of shape (B, T), got ", idx.sizes());
-  const int64_t steps = idx.size(1);
   if (steps > config.block_size) {
     throw InputError(fmt::format("sequence length {} exceeds block_size {} of model '{}'", steps, config.block_size,
                                  config.name));
@@ -91,37 +89,56 @@ torch::Tensor GPTImpl::hidden(const torch::Tensor& idx) {
                 buffer == &cos ? "cos" : buffer == &sin ? "sin" : "mask_cache", "' is on ", buffer->device(),
                 " but the weights are on ", weights, "; it was not recomputed after initialization on meta");
   }
-  torch::Tensor cos_t = cos.narrow(0, 0, steps);                            // (T, rope_n_elem)
-  torch::Tensor sin_t = sin.narrow(0, 0, steps);                            // (T, rope_n_elem)
-  torch::Tensor mask = steps <= mask_cache.size(0) ? mask_cache.narrow(0, 0, steps).narrow(1, 0, steps)
-                                                   : build_causal_mask(steps, weights);  // (T, T)
-  torch::Tensor x = transformer->wte->forward(idx);                         // (B, T, n_embd)
+  BlockInputs inputs;
+  inputs.cos = cos.narrow(0, 0, steps);
+  inputs.sin = sin.narrow(0, 0, steps);
+  inputs.mask = steps <= mask_cache.size(0) ? mask_cache.narrow(0, 0, steps).narrow(1, 0, steps)
+                                            : build_causal_mask(steps, weights);
+  return inputs;
+}
+
+torch::Tensor GPTImpl::embed(const torch::Tensor& idx) {
+  const GPTConfig& config = options.config();
+  torch::Tensor x = transformer->wte->forward(idx);  // (B, T, n_embd)
   if (config.scale_embeddings) {
     // LitGPT multiplies by sqrt(n_embd) rounded to the activations' dtype first.
     x = x * torch::tensor(std::sqrt(static_cast<double>(config.n_embd)), x.options());
   }
-  for (int64_t layer = 0; layer < config.n_layer; ++layer) {
-    // With a local base the cache holds both angle sets; each layer takes its own.
-    torch::Tensor layer_cos = cos_t, layer_sin = sin_t;                    // (T, rope_n_elem[, 2])
-    if (config.rope_local_base_freq) {
-      const int64_t which = config.local_rope_at(layer) ? 1 : 0;
-      layer_cos = cos_t.select(-1, which);
-      layer_sin = sin_t.select(-1, which);
-    }
-    x = transformer->h[layer]->as<BlockImpl>()->forward(x, layer_cos, layer_sin, mask);
-  }
-  return transformer->ln_f->forward(x);  // (B, T, n_embd)
+  return x;
 }
 
-torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
+torch::Tensor GPTImpl::run_block(int64_t layer, const torch::Tensor& x, const BlockInputs& inputs) {
+  // With a local base the cache holds both angle sets; each layer takes its own.
+  torch::Tensor layer_cos = inputs.cos, layer_sin = inputs.sin;  // (T, rope_n_elem[, 2])
+  if (options.config().rope_local_base_freq) {
+    const int64_t which = options.config().local_rope_at(layer) ? 1 : 0;
+    layer_cos = inputs.cos.select(-1, which);
+    layer_sin = inputs.sin.select(-1, which);
+  }
+  return transformer->h[layer]->as<BlockImpl>()->forward(x, layer_cos, layer_sin, inputs.mask);
+}
+
+torch::Tensor GPTImpl::final_norm(const torch::Tensor& x) { return transformer->ln_f->forward(x); }
+
+torch::Tensor GPTImpl::hidden(const torch::Tensor& idx) {
+  TORCH_CHECK(idx.dim() == 2, "GPT::forward expects token ids of shape (B, T), got ", idx.sizes());
+  const BlockInputs inputs = block_inputs(idx.size(1));
+  torch::Tensor x = embed(idx);  // (B, T, n_embd)
+  for (int64_t layer = 0; layer < options.config().n_layer; ++layer) x = run_block(layer, x, inputs);
+  return final_norm(x);  // (B, T, n_embd)
+}
+
+torch::Tensor GPTImpl::head(const torch::Tensor& hidden) {
   const GPTConfig& config = options.config();
-  torch::Tensor logits = lm_head.forward(hidden(idx));  // (B, T, padded_vocab_size)
+  torch::Tensor logits = lm_head.forward(hidden);  // (B, T, padded_vocab_size)
   if (config.final_logit_softcapping) {
     const double cap = *config.final_logit_softcapping;
     logits = torch::tanh(logits / cap) * cap;
   }
   return logits;
 }
+
+torch::Tensor GPTImpl::forward(const torch::Tensor& idx) { return head(hidden(idx)); }
 
 void GPTImpl::merge_lora() {
   for (const auto& module : modules()) {

@@ -37,6 +37,18 @@ class GPTImpl : public torch::nn::Cloneable<GPTImpl>, public TensorDeclarations 
   // The same up to the final norm: (B, T) -> (B, T, n_embd), what lm_head reads.
   torch::Tensor hidden(const torch::Tensor& idx);
 
+  // hidden() in its pieces, for a runner that does something between them (a sharded run
+  // gathers each block's weights just before it): the rope angles and mask of a sequence
+  // length, the token embedding, one block, the final norm.
+  struct BlockInputs {
+    torch::Tensor cos, sin, mask;  // (T, rope_n_elem[, 2]), (T, rope_n_elem[, 2]), (T, T)
+  };
+  BlockInputs block_inputs(int64_t steps);
+  torch::Tensor embed(const torch::Tensor& idx);                                       // (B, T) -> (B, T, n_embd)
+  torch::Tensor run_block(int64_t layer, const torch::Tensor& x, const BlockInputs& inputs);  // (B, T, n_embd)
+  torch::Tensor final_norm(const torch::Tensor& x);                                    // (B, T, n_embd)
+  torch::Tensor head(const torch::Tensor& hidden);  // (B, T, n_embd) -> logits (B, T, padded_vocab_size)
+
   // Adds every adapter's update into its pretrained weight (forward then skips the adapters);
   // unmerge_lora() takes them out again. Both are no-ops on layers already in that state.
   void merge_lora();

@@ -133,10 +133,7 @@ PreflightRun::PreflightRun(const PreflightOptions& options) : options_(options) 
     }
   }
 
-  if (options.strategy != "replicate" && options.strategy != "shard") {
-    throw InputError(fmt::format("--strategy '{}': expected replicate or shard", options.strategy));
-  }
-  shard_ = options.strategy == "shard";
+  shard_ = parse_shard_strategy(options.strategy);
   if (options.micro_batch.has_value() != options.seq_len.has_value()) {
     throw InputError(options.micro_batch ? "--micro-batch: activations need --seq-len too"
                                          : "--seq-len: activations need --micro-batch too");

@@ -1,5 +1,6 @@
 #include "program/init_program.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include <fmt/format.h>
@@ -7,6 +8,8 @@
 
 #include "core/errors.hpp"
 #include "core/finding.hpp"
+#include "load/storage_reader.hpp"
+#include "walk/dtype_names.hpp"
 #include "model/gpt.hpp"
 #include "repair/materializer.hpp"
 #include "walk/module_registries.hpp"
@@ -77,6 +80,146 @@ void untie_tied_parameters(RankSession& session) {
   walker.refresh();
 }
 
+// The tensors every rank holds whole (all of them, or under --strategy shard the adapters
+// and buffers): rank 0 gives them their first values, the others receive them.
+void init_replicated(RankSession& session, const InitPlan& plan, const ShardedTensors* shards) {
+  auto replicated = [shards](const LiveTensor& live) { return !shards || !shards->contains(live.name); };
+  MaterializeOptions options = options_for(plan);
+  options.select = [&plan](const LiveTensor& live) { return !plan.offloaded(live.name); };
+  if (plan.has(Fault::ToEmptyNoInit)) {
+    options.fill = false;  // storage for everything, values for nothing
+    materialize(session.walker(), session.tracker(), options, &session.ledger());
+    if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
+    return;
+  }
+  if (plan.has(Fault::RankSeedDivergence)) options.seed = plan.seed + 7919 * static_cast<uint64_t>(session.rank());
+  if (plan.meta_init) {
+    // Derived buffers are every rank's own business, at "materialize".
+    options.select = [&plan, replicated](const LiveTensor& live) {
+      return is_persistent(live.kind) && !plan.offloaded(live.name) && replicated(live);
+    };
+  }
+  std::shared_ptr<CheckpointKeyMap> keys;
+  if (plan.meta_init && plan.checkpoint) {
+    keys = std::make_shared<CheckpointKeyMap>(*plan.checkpoint, key_mapping(session), hidden_keys(session, plan));
+    options.select = [&plan, keys](const LiveTensor& live) {
+      return live.kind == TensorKind::Parameter && is_lora_parameter_name(live.name) && !plan.offloaded(live.name) &&
+             !keys->provides(live.name);
+    };
+  }
+  materialize(session.walker(), session.tracker(), options, &session.ledger());
+  if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
+}
+
+bool is_norm_weight(const ShardedTensor& tensor) {
+  return tensor.name().find("norm") != std::string::npos || tensor.name().find("ln_f") != std::string::npos;
+}
+
+// A selector for one tensor (all its names) of a walk.
+std::function<bool(const LiveTensor&)> only(const torch::Tensor& tensor) {
+  const c10::TensorImpl* impl = tensor.unsafeGetTensorImpl();
+  return [impl](const LiveTensor& live) { return live.tensor.unsafeGetTensorImpl() == impl; };
+}
+
+// --strategy shard, "init": every rank gives each frozen weight the checkpoint does not
+// provide its slice, from the weight's init recipe and the run seed: the whole weight is
+// made (the same bits replicate would have) and cut, one weight at a time, so a rank never
+// holds more than its slices and one whole weight.
+void init_slices(RankSession& session, const InitPlan& plan, ShardedTensors& shards) {
+  std::unique_ptr<CheckpointKeyMap> keys;
+  if (plan.checkpoint) {
+    keys = std::make_unique<CheckpointKeyMap>(*plan.checkpoint, key_mapping(session), hidden_keys(session, plan));
+  }
+  MaterializeOptions options = options_for(plan);
+  for (ShardedTensor& tensor : shards.tensors()) {
+    if (!tensor.handle.is_meta() || plan.offloaded(tensor.name())) continue;
+    if (keys && keys->provides(tensor.name())) continue;  // its slice is read at "load"
+    // The faults: no init function for the norms; an empty slice left as it was built.
+    if (plan.has(Fault::NoInitForModule) && is_norm_weight(tensor)) continue;
+    if (plan.has(Fault::EmptyShard) && tensor.slice.empty()) continue;
+    options.select = only(tensor.handle);
+    materialize(session.walker(), session.tracker(), options, &session.ledger());
+    if (!tensor.handle.is_meta()) shards.keep_slice(tensor, tensor.handle, plan.device);
+  }
+  shards.settle(plan.device);  // a direct build (one rank) made every weight whole
+}
+
+LoadOptions load_options(RankSession& session, const InitPlan& plan) {
+  LoadOptions options;
+  options.device = plan.device;
+  options.threads = plan.threads;
+  options.rank = session.rank();
+  options.keys = key_mapping(session);
+  options.hide_keys = hidden_keys(session, plan);
+  options.select = [&plan](const LiveTensor& live) { return !plan.offloaded(live.name); };
+  return options;
+}
+
+// --strategy shard, "load": this rank's slice of one frozen weight, straight from the file
+// when the file stores it as the model does (contiguous, same shape and dtype, no QKV
+// reordering); false when it does not.
+bool read_slice(RankSession& session, const InitPlan& plan, const CheckpointKeyMap& keys, const StorageReader& reader,
+                ShardedTensor& tensor, LoadResult& result) {
+  const auto match = keys.find(tensor.name());
+  if (!match || match->reorder_rows) return false;
+  const CheckpointFile& file = *plan.checkpoint;
+  const CheckpointTensor& entry = file.tensors()[match->entry];
+  const c10::ScalarType dtype = tensor.handle.scalar_type();
+  if (entry.is_meta() || !entry.contiguous || entry.shape != tensor.shape || scalar_type_from_name(entry.dtype) != dtype) {
+    return false;
+  }
+  ShardedTensors& shards = *session.shards();
+  shards.allocate(tensor, plan.device, dtype);
+  const uint64_t element = c10::elementSize(dtype);
+  const uint64_t begin = static_cast<uint64_t>(entry.storage_offset + tensor.slice.begin) * element;
+  const uint64_t end = static_cast<uint64_t>(entry.storage_offset + tensor.slice.end) * element;
+  if (end > begin) {
+    torch::Tensor part = tensor.local.narrow(0, 0, tensor.slice.size());
+    torch::Tensor into = plan.device.is_cpu() ? part : torch::empty({tensor.slice.size()}, part.options().device(torch::kCPU));
+    reader.read_part(*entry.storage, begin, end, static_cast<char*>(into.data_ptr()));
+    if (!plan.device.is_cpu()) part.copy_(into);
+  }
+  session.tracker().mark_allocated(tensor.handle, plan.device.str());
+  session.tracker().mark_written(tensor.handle, LedgerEvent::Loaded);
+  const std::string detail = fmt::format("slice [{}, {}) from {} '{}'", tensor.slice.begin, tensor.slice.end,
+                                         file.path(), match->key);
+  for (const auto& name : tensor.names) {
+    session.ledger().note(name, LedgerEvent::Loaded, detail);
+    result.loaded.push_back(name);
+  }
+  result.bytes_read += end - begin;
+  return true;
+}
+
+// Every rank reads only its slices' bytes of the frozen weights; rank 0 also loads the
+// replicated tensors the file holds, as replicate does. A weight the file stores
+// differently (another dtype, grouped QKV rows, a view) or lacks goes through the loader
+// whole, which converts it or reports it, and is cut to its slice afterwards.
+LoadResult load_sharded(RankSession& session, const InitPlan& plan, LoadOptions options) {
+  ShardedTensors& shards = *session.shards();
+  LoadResult result;
+  if (session.rank() == 0) {
+    options.select = [&plan, &shards](const LiveTensor& live) {
+      return !plan.offloaded(live.name) && !shards.contains(live.name);
+    };
+    result = load_checkpoint(session.walker(), session.tracker(), *plan.checkpoint, options, &session.ledger());
+  }
+  const CheckpointKeyMap keys(*plan.checkpoint, options.keys, options.hide_keys);
+  const StorageReader reader(*plan.checkpoint);
+  for (ShardedTensor& tensor : shards.tensors()) {
+    if (!tensor.handle.is_meta() || plan.offloaded(tensor.name())) continue;
+    if (read_slice(session, plan, keys, reader, tensor, result)) continue;
+    options.select = only(tensor.handle);
+    LoadResult whole = load_checkpoint(session.walker(), session.tracker(), *plan.checkpoint, options, &session.ledger());
+    result.loaded.insert(result.loaded.end(), whole.loaded.begin(), whole.loaded.end());
+    result.findings.insert(result.findings.end(), whole.findings.begin(), whole.findings.end());
+    result.bytes_read += whole.bytes_read;
+    if (!tensor.handle.is_meta()) shards.keep_slice(tensor, tensor.handle, plan.device);
+  }
+  sort_findings(result.findings);
+  return result;
+}
+
 }  // namespace
 
 bool InitPlan::offloaded(const std::string& name) const {
@@ -104,9 +247,12 @@ bool InitPlan::broadcasts() const {
 
 std::vector<std::string> replicated_names(RankSession& session) {
   session.walker().refresh();
+  const ShardedTensors* shards = session.shards();
   std::vector<std::string> names;
   for (const auto& live : session.walker().tensors()) {
-    if (is_persistent(live.kind) && live.tensor.defined()) names.push_back(live.name);
+    if (!is_persistent(live.kind) || !live.tensor.defined()) continue;
+    if (shards && shards->contains(live.name)) continue;  // each rank holds its own slice
+    names.push_back(live.name);
   }
   return names;
 }
@@ -117,45 +263,23 @@ void run_init_step(RankSession& session, const InitPlan& plan) {
       if (plan.offloaded(live.name)) session.ledger().note(live.name, LedgerEvent::Offloaded, "kept on meta on purpose by --offload");
     }
   }
+  ShardedTensors* shards = plan.shard ? &session.start_sharding(plan.world_size) : nullptr;
   const bool every_rank_initializes = plan.has(Fault::ToEmptyNoInit) || plan.has(Fault::RankSeedDivergence);
-  if (session.rank() != 0 && plan.meta_init && !every_rank_initializes) return;
-
-  MaterializeOptions options = options_for(plan);
-  options.select = [&plan](const LiveTensor& live) { return !plan.offloaded(live.name); };
-  if (plan.has(Fault::ToEmptyNoInit)) {
-    options.fill = false;  // storage for everything, values for nothing
-    materialize(session.walker(), session.tracker(), options, &session.ledger());
-    if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
-    return;
-  }
-  if (plan.has(Fault::RankSeedDivergence)) options.seed = plan.seed + 7919 * static_cast<uint64_t>(session.rank());
-  if (plan.meta_init) {
-    // Derived buffers are every rank's own business, at "materialize".
-    options.select = [&plan](const LiveTensor& live) { return is_persistent(live.kind) && !plan.offloaded(live.name); };
-  }
-  std::shared_ptr<CheckpointKeyMap> keys;
-  if (plan.meta_init && plan.checkpoint) {
-    keys = std::make_shared<CheckpointKeyMap>(*plan.checkpoint, key_mapping(session), hidden_keys(session, plan));
-    options.select = [&plan, keys](const LiveTensor& live) {
-      return live.kind == TensorKind::Parameter && is_lora_parameter_name(live.name) && !plan.offloaded(live.name) &&
-             !keys->provides(live.name);
-    };
-  }
-  materialize(session.walker(), session.tracker(), options, &session.ledger());
-  if (plan.has(Fault::UntieOnMaterialize)) untie_tied_parameters(session);
+  const bool initializes_replicas = session.rank() == 0 || !plan.meta_init || every_rank_initializes;
+  // sync-from-meta: rank 0 skips its init and broadcasts what it has (nothing).
+  if (initializes_replicas && !plan.has(Fault::SyncFromMeta)) init_replicated(session, plan, shards);
+  if (shards) init_slices(session, plan, *shards);
 }
 
 LoadResult run_load_step(RankSession& session, const InitPlan& plan) {
+  if (plan.shard && plan.checkpoint && !plan.has(Fault::ToEmptyNoInit)) {
+    return load_sharded(session, plan, load_options(session, plan));
+  }
   if (!plan.loads_on(session.rank())) return {};
-  LoadOptions options;
-  options.device = plan.device;
-  options.threads = plan.threads;
-  options.rank = session.rank();
-  options.keys = key_mapping(session);
-  options.hide_keys = hidden_keys(session, plan);
-  options.select = [&plan](const LiveTensor& live) { return !plan.offloaded(live.name); };
-  return load_checkpoint(session.walker(), session.tracker(), *plan.checkpoint, options, &session.ledger());
+  return load_checkpoint(session.walker(), session.tracker(), *plan.checkpoint, load_options(session, plan),
+                         &session.ledger());
 }
+
 
 void run_broadcast_step(RankSession& session, const InitPlan& plan, Replicator& replicator) {
   if (!plan.broadcasts()) return;
@@ -176,11 +300,33 @@ void replace_trainable_parameters(RankSession& session) {
 void run_materialize_step(RankSession& session, const InitPlan& plan) {
   if (!plan.meta_init || plan.has(Fault::ToEmptyNoInit)) return;
   MaterializeOptions options = options_for(plan);
+  if (plan.has(Fault::RopeNotRecomputedAfterShard)) {
+    // The rotary cache gets storage (to_empty) and nobody computes it.
+    MaterializeOptions storage_only = options;
+    storage_only.fill = false;
+    storage_only.select = [](const LiveTensor& live) { return live.local_name_is("cos") || live.local_name_is("sin"); };
+    materialize(session.walker(), session.tracker(), storage_only, &session.ledger());
+  }
   options.select = [&plan](const LiveTensor& live) {
     return live.derived() && !left_alone_by_fault(live, plan) && !plan.offloaded(live.name);
   };
   materialize(session.walker(), session.tracker(), options, &session.ledger());
 }
+
+namespace {
+
+// Does some frozen weight of this model have an empty slice on `world_size` ranks? (A meta
+// build: shapes only.)
+bool has_empty_slice(const GPTConfig& config, const std::optional<LoRAConfig>& lora, int world_size) {
+  GPT model = build_gpt(config, lora, BuildOptions{torch::kMeta});
+  if (lora) model->mark_only_lora_trainable();
+  for (const auto& item : model->named_parameters()) {
+    if (!item.value().requires_grad() && ShardLayout(item.value().numel(), world_size).empty_ranks() > 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 void check_plan(const InitPlan& plan, const GPTConfig& config, const std::optional<LoRAConfig>& lora) {
   if (plan.world_size < 1) throw InputError("--world-size: must be at least 1");
@@ -212,7 +358,16 @@ void check_plan(const InitPlan& plan, const GPTConfig& config, const std::option
           "e.g. --model micro-tied)",
           config.name));
     }
-    if (fault == Fault::RopeCacheMeta && config.rope_n_elem() == 0) {
+    if (shard_only(fault) && !plan.shard) {
+      throw InputError(fmt::format("--inject {}: reproduces a sharded run; add --strategy shard", name));
+    }
+    if (fault == Fault::EmptyShard && !has_empty_slice(config, lora, plan.world_size)) {
+      throw InputError(fmt::format(
+          "--inject empty-shard: no weight of model '{}' has an empty slice on {} ranks (a weight needs fewer "
+          "elements than the slices before the last rank cover); use more ranks or a smaller model",
+          config.name, plan.world_size));
+    }
+    if ((fault == Fault::RopeCacheMeta || fault == Fault::RopeNotRecomputedAfterShard) && config.rope_n_elem() == 0) {
       throw InputError(fmt::format("--inject rope-cache-meta: model '{}' has no rotary embedding", config.name));
     }
   }

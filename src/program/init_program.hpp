@@ -35,6 +35,8 @@ struct InitPlan {
   std::vector<std::string> offload;
   // The checkpoint rank 0 loads at "load" (the caller keeps it open); none: init only.
   const CheckpointFile* checkpoint = nullptr;
+  // `--strategy shard`: every frozen weight is split across the ranks (program/sharded_init.hpp).
+  bool shard = false;
   // `train --resume`: rank 0 reads the run's own checkpoint at "load", after plan.checkpoint.
   std::function<void(RankSession&)> resume;
 

@@ -13,7 +13,8 @@ void init_step(RankSession& session, const InitPlan& plan, Replicator&) {
 
 void load_step(RankSession& session, const InitPlan& plan, Replicator&) {
   LoadResult loaded = run_load_step(session, plan);
-  if (plan.resume && session.rank() == 0) plan.resume(session);
+  // Under --strategy shard every rank reads its own slices of a whole-model resume.
+  if (plan.resume && (session.rank() == 0 || plan.shard)) plan.resume(session);
   session.finish_load(std::move(loaded));
 }
 

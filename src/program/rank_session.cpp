@@ -12,6 +12,21 @@ RankSession::RankSession(int rank, GPT model, bool dry_run, GuardConfig config)
         return config;
       }()) {}
 
+ShardedTensors& RankSession::start_sharding(int world_size) {
+  if (!shards_) shards_ = std::make_unique<ShardedTensors>(walker_, rank_, world_size);
+  return *shards_;
+}
+
+void RankSession::describe_slices(std::vector<Finding>& findings) const {
+  if (!shards_) return;
+  for (auto& finding : findings) {
+    const ShardedTensor* tensor = finding.tensor ? shards_->find(*finding.tensor) : nullptr;
+    if (!tensor) continue;
+    const std::string text = tensor->slice_text(rank_);
+    if (finding.message.find(text) == std::string::npos) finding.message += text;
+  }
+}
+
 void RankSession::keep(const std::vector<Finding>& findings) {
   for (const auto& finding : findings) {
     if (seen_.emplace(finding.code, finding.tensor.value_or("")).second) findings_.push_back(finding);

@@ -8,6 +8,7 @@
 #include "guard/guard.hpp"
 #include "load/checkpoint_loader.hpp"
 #include "model/gpt.hpp"
+#include "program/sharded_tensors.hpp"
 
 namespace metaguard {
 
@@ -26,6 +27,12 @@ class RankSession {
   Ledger& ledger() { return ledger_; }
   ModuleWalker& walker() { return walker_; }
   Guard& guard() { return guard_; }
+  // Under --strategy shard: the frozen weights' layout on this rank (null when replicated).
+  ShardedTensors* shards() { return shards_.get(); }
+  // Splits the frozen weights of the model as built (on meta) across `world_size` ranks.
+  ShardedTensors& start_sharding(int world_size);
+  // Under --strategy shard: a finding about a sharded weight says which slice this rank holds.
+  void describe_slices(std::vector<Finding>& findings) const;
 
   // Keeps the first report of each (code, tensor): a tensor stuck on meta is reported at the
   // first phase where it matters, not at every later one.
@@ -47,6 +54,7 @@ class RankSession {
   Ledger ledger_;
   ModuleWalker walker_;
   Guard guard_;
+  std::unique_ptr<ShardedTensors> shards_;
   std::vector<Finding> findings_;
   LoadResult loaded_;
   std::vector<Finding> step_findings_;

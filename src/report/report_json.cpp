@@ -237,6 +237,8 @@ json report_to_json(const Report& report, bool include_tensors) {
         {"seq_len", training.seq_len},
         {"device", training.device},
         {"backend", training.backend},
+        {"strategy", training.strategy},
+        {"gather_seconds", training.gather_seconds},
         {"losses", training.losses},
         {"val_losses", std::move(val_losses)},
         {"final_loss", training.final_loss ? json(*training.final_loss) : json(nullptr)},
@@ -312,6 +314,8 @@ Report report_from_json(const json& document, const std::string& origin) {
     training.seq_len = t.integer("seq_len");
     if (t.has("device")) training.device = t.string("device");
     if (t.has("backend")) training.backend = t.string("backend");
+    if (t.has("strategy")) training.strategy = t.string("strategy");
+    if (t.has("gather_seconds")) training.gather_seconds = t.number("gather_seconds");
     // JSON has no NaN: a diverged loss is written as null and read back as NaN.
     for (const auto& loss : t.array("losses")) {
       if (!loss.is_number() && !loss.is_null()) t.fail("losses", "holds a non-number");

@@ -94,7 +94,7 @@ std::string TextRenderer::render(const Report& report) const {
     const TrainingInfo& t = *report.training;
     out += fmt::format("\ntraining: world size {}, {} steps, global batch {}, sequence {}{}\n", t.world_size, t.steps,
                        t.global_batch, t.seq_len,
-                       t.device.empty() ? "" : fmt::format(", on {} with {}", t.device, t.backend));
+                       t.device.empty() ? "" : fmt::format(", on {} with {}{}", t.device, t.backend, t.strategy == "shard" ? ", weights sharded" : ""));
     if (t.final_loss) out += fmt::format("  final loss {:.4f}, {:.0f} tokens/s\n", *t.final_loss, t.tokens_per_s);
     if (t.stopped) {
       out += fmt::format("  stopped at {}{}: {}\n", t.stopped->phase,

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "program/init_program.hpp"
+#include "program/sharded_tensors.hpp"
 #include "train/communicator.hpp"
 
 namespace metaguard {
@@ -16,10 +17,15 @@ namespace metaguard {
 // data); only those are broadcast. Gloo refuses bool tensors, so they travel as uint8.
 // A received tensor lives on `device`, the rank's compute device, whatever device the
 // collective staged it through (Gloo: the host).
-class C10dReplicator : public Replicator {
+//
+// It also gathers a sharded run's slices (SliceGatherer): the communicator's all-gather.
+class C10dReplicator : public Replicator, public SliceGatherer {
  public:
   C10dReplicator(Communicator& communicator, torch::Device device) : communicator_(communicator), device_(device) {}
   std::vector<std::string> replicate(RankSession& session, const std::vector<std::string>& names) override;
+  void all_gather(const torch::Tensor& local, std::vector<torch::Tensor>& outputs, const std::string& what) override {
+    communicator_.all_gather_into(local, outputs, what);
+  }
 
  private:
   Communicator& communicator_;

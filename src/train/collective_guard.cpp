@@ -45,7 +45,7 @@ CollectiveGuard::Attempt CollectiveGuard::attempt(const std::string& phase, Data
   bool checked = false;
   if (extras.compare_replicas && communicator_.world_size() > 1) {
     Inventory own;
-    comparison_ = compare_replicas(session_.walker(), communicator_, threads_, &own);
+    comparison_ = compare_replicas(session_.walker(), communicator_, threads_, &own, session_.shards());
     divergent_ = comparison_.divergent;
     ranks = comparison_.pointers();
     extras.ranks = &ranks;
@@ -66,6 +66,9 @@ CollectiveGuard::Attempt CollectiveGuard::attempt(const std::string& phase, Data
     out.message = failure.what();
   }
   const bool repair = policy() == GuardPolicy::Repair;
+  // A repair materializes a sharded weight whole, from its recipe: the rank keeps its slice.
+  if (session_.shards()) session_.shards()->settle(session_.guard().config().repair.device);
+  session_.describe_slices(out.findings);
   if (repair) rebroadcast();  // no-op unless the exchange found divergence (then every rank joins)
   for (const auto& finding : out.findings) out.changed = out.changed || finding.repaired;
   out.changed = out.changed || rebroadcast_done_;

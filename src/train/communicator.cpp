@@ -229,6 +229,31 @@ std::vector<torch::Tensor> Communicator::all_gather(const torch::Tensor& tensor,
   return outputs[0];
 }
 
+void Communicator::all_gather_into(const torch::Tensor& input, std::vector<torch::Tensor>& outputs,
+                                   const std::string& what) {
+  if (!dist_) {
+    outputs.at(0).copy_(input);
+    return;
+  }
+  enter(what);
+  // Straight into the caller's buffers when they live where the backend works (Gloo and a
+  // CPU run, NCCL and a GPU run); through staging copies otherwise.
+  const bool direct = input.device() == device_;
+  std::vector<std::vector<at::Tensor>> staged(1);
+  for (const auto& output : outputs) staged[0].push_back(direct ? output : torch::empty_like(output, output.options().device(device_)));
+  try {
+    std::vector<at::Tensor> inputs{input.to(device_).contiguous()};
+    c10d::AllgatherOptions options;
+    options.timeout = timeout_;
+    await(dist_->group->allgather(staged, inputs, options), what);
+  } catch (const std::exception& error) {
+    fail(what, error_text(error));
+  }
+  if (!direct) {
+    for (size_t r = 0; r < outputs.size(); ++r) outputs[r].copy_(staged[0][r]);
+  }
+}
+
 void Communicator::await(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) {
   if (dist_->backend == CollectiveBackendKind::Gloo) {
     work->wait(timeout_);

@@ -55,6 +55,9 @@ class Communicator {
   void all_reduce_sum(torch::Tensor& tensor, const std::string& what);
   // Every rank's copy of `tensor` (same shape and dtype everywhere), indexed by rank.
   std::vector<torch::Tensor> all_gather(const torch::Tensor& tensor, const std::string& what);
+  // The same into the caller's buffers (outputs[r] receives rank r's `input`; same size and
+  // dtype everywhere): a sharded run gathers weights straight into one full buffer.
+  void all_gather_into(const torch::Tensor& input, std::vector<torch::Tensor>& outputs, const std::string& what);
 
   // Leaves the process group (this rank stopped on its own): the peers' pending and next
   // collectives fail at once instead of after the timeout. The store stays, for results.

@@ -67,28 +67,40 @@ FusedHeadLoss::FusedHeadLoss(GPT& model, int64_t chunk_rows) : model_(model), ch
   if (fused_) weight_ = base.weight;
 }
 
-torch::Tensor FusedHeadLoss::hidden(const torch::Tensor& idx) { return model_->hidden(idx); }
+std::pair<torch::Tensor, torch::Tensor> FusedHeadLoss::split(const torch::Tensor& tokens) {
+  const int64_t steps = tokens.size(1) - 1;
+  return {tokens.narrow(1, 0, steps), tokens.narrow(1, 1, steps)};
+}
+
+torch::Tensor FusedHeadLoss::per_sequence_mean(const torch::Tensor& per_token, const torch::Tensor& targets) {
+  return per_token.detach().reshape(targets.sizes()).to(torch::kFloat64).mean(1);
+}
 
 torch::Tensor FusedHeadLoss::loss(const torch::Tensor& tokens, torch::Tensor* per_sequence) {
-  const int64_t steps = tokens.size(1) - 1;
-  torch::Tensor inputs = tokens.narrow(1, 0, steps);   // (B, T)
-  torch::Tensor targets = tokens.narrow(1, 1, steps);  // (B, T)
-  torch::Tensor mean, per_token;
+  auto [inputs, targets] = split(tokens);
+  torch::Tensor per_token;
+  torch::Tensor mean = loss_from_hidden(model_->hidden(inputs), targets, &per_token);
+  if (per_sequence) *per_sequence = per_sequence_mean(per_token, targets);
+  return mean;
+}
+
+torch::Tensor FusedHeadLoss::loss_from_hidden(const torch::Tensor& h, const torch::Tensor& targets,
+                                              torch::Tensor* per_token) {
+  torch::Tensor mean, losses;
   if (fused_) {
-    torch::Tensor h = hidden(inputs);  // (B, T, E)
     // Under no_grad (validation) nothing needs a gradient: a frozen view of the weight.
     torch::Tensor weight = torch::GradMode::is_enabled() ? weight_ : weight_.detach();
     auto outputs = LinearCrossEntropy::apply(h.reshape({-1, h.size(-1)}), weight, targets.reshape({-1}), chunk_rows_);
     mean = outputs[0];
-    per_token = outputs[1];
+    losses = outputs[1];
   } else {
-    torch::Tensor logits = model_->forward(inputs);  // (B, T, V)
-    per_token = torch::nn::functional::cross_entropy(
+    torch::Tensor logits = model_->head(h);  // (B, T, V)
+    losses = torch::nn::functional::cross_entropy(
         logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}),
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-    mean = per_token.mean();
+    mean = losses.mean();
   }
-  if (per_sequence) *per_sequence = per_token.detach().reshape(targets.sizes()).to(torch::kFloat64).mean(1);
+  if (per_token) *per_token = losses;
   return mean;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <utility>
 
 #include <torch/types.h>
 
@@ -27,10 +28,18 @@ class FusedHeadLoss {
   // the B * T tokens (a scalar with autograd history when grad mode is on) and fills
   // `per_sequence` (B, float64) with each sequence's mean loss.
   torch::Tensor loss(const torch::Tensor& tokens, torch::Tensor* per_sequence = nullptr);
+  // The same from the final norm's output (B, T, E) and the targets (B, T): the head and
+  // the cross entropy only (a sharded run gathers the head's weight around it). Fills
+  // `per_token` (B * T) when given.
+  torch::Tensor loss_from_hidden(const torch::Tensor& hidden, const torch::Tensor& targets,
+                                 torch::Tensor* per_token = nullptr);
+
+  // tokens (B, T + 1) -> inputs (B, T) and targets (B, T).
+  static std::pair<torch::Tensor, torch::Tensor> split(const torch::Tensor& tokens);
+  // Per-token losses (B * T) -> each sequence's mean (B, float64).
+  static torch::Tensor per_sequence_mean(const torch::Tensor& per_token, const torch::Tensor& targets);
 
  private:
-  // GPTImpl::forward up to and including ln_f: (B, T) -> (B, T, n_embd).
-  torch::Tensor hidden(const torch::Tensor& idx);
 
   GPT& model_;
   int64_t chunk_rows_;

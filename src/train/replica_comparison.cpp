@@ -44,7 +44,8 @@ std::vector<const Inventory*> ReplicaComparison::pointers() const {
   return out;
 }
 
-ReplicaComparison compare_replicas(ModuleWalker& walker, Communicator& communicator, int threads, Inventory* own) {
+ReplicaComparison compare_replicas(ModuleWalker& walker, Communicator& communicator, int threads, Inventory* own,
+                                   const ShardedTensors* shards) {
   ReplicaComparison result;
   auto start = std::chrono::steady_clock::now();
   SnapshotOptions options;
@@ -57,6 +58,7 @@ ReplicaComparison compare_replicas(ModuleWalker& walker, Communicator& communica
   uint64_t names_hash = fnv1a64("replicated");
   for (size_t i = 0; i < mine.tensors().size(); ++i) {
     if (!is_persistent(mine.tensors()[i].kind)) continue;
+    if (shards && shards->contains(mine.tensors()[i].name)) continue;  // a slice per rank: nothing to compare
     replicated.push_back(i);
     names_hash = fnv1a64(mine.tensors()[i].name, names_hash);
   }

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/inventory.hpp"
+#include "program/sharded_tensors.hpp"
 #include "train/communicator.hpp"
 #include "walk/module_walker.hpp"
 
@@ -27,8 +28,9 @@ struct ReplicaComparison {
 };
 
 // Collective: every rank must call it at the same point. `own` is filled with this rank's
-// snapshot (hashes included) when given.
+// snapshot (hashes included) when given. Under --strategy shard the frozen weights are not
+// replicas (each rank holds its own slice) and are left out.
 ReplicaComparison compare_replicas(ModuleWalker& walker, Communicator& communicator, int threads,
-                                   Inventory* own = nullptr);
+                                   Inventory* own = nullptr, const ShardedTensors* shards = nullptr);
 
 }  // namespace metaguard

@@ -132,20 +132,31 @@ std::vector<std::string> RunCheckpoint::load_weights(const std::string& dir, con
   }
   torch::NoGradGuard no_grad;
   std::vector<std::string> loaded;
+  ShardedTensors* shards = session.shards();
   for (auto& live : session.walker().tensors()) {
     auto it = saved.find(live.name);
     if (it == saved.end() || !live.tensor.defined()) continue;
     const torch::Tensor& value = it->second;
-    if (value.sizes() != live.tensor.sizes() || value.scalar_type() != live.tensor.scalar_type()) {
+    // --strategy shard: every rank keeps its slice of a frozen weight; the rest comes from
+    // rank 0 at "broadcast", as in a replicated run.
+    ShardedTensor* sharded = shards ? shards->find(live.name) : nullptr;
+    if (shards && !sharded && session.rank() != 0) continue;
+    const c10::IntArrayRef model_shape = sharded ? c10::IntArrayRef(sharded->shape) : live.tensor.sizes();
+    if (value.sizes() != model_shape || value.scalar_type() != live.tensor.scalar_type()) {
       throw InputError(fmt::format("--resume '{}': '{}' is {} {} in '{}' but {} {} in the model", dir, live.name,
                                    dtype_name(value.scalar_type()), fmt::join(value.sizes(), "x"), path,
-                                   dtype_name(live.tensor.scalar_type()), fmt::join(live.tensor.sizes(), "x")));
+                                   dtype_name(live.tensor.scalar_type()), fmt::join(model_shape, "x")));
     }
-    if (live.tensor.is_meta()) {
-      swap_in_place(live.tensor, torch::empty(live.tensor.sizes(), live.tensor.options().device(device)));
-      session.tracker().mark_allocated(live.tensor, live.tensor.device().str());
+    if (sharded) {
+      shards->keep_slice(*sharded, value, device);
+      session.tracker().mark_allocated(live.tensor, device.str());
+    } else {
+      if (live.tensor.is_meta()) {
+        swap_in_place(live.tensor, torch::empty(live.tensor.sizes(), live.tensor.options().device(device)));
+        session.tracker().mark_allocated(live.tensor, live.tensor.device().str());
+      }
+      live.tensor.copy_(value);
     }
-    live.tensor.copy_(value);
     session.tracker().mark_written(live.tensor, LedgerEvent::Loaded);
     session.ledger().note(live.name, LedgerEvent::Loaded, fmt::format("from {}", path));
     loaded.push_back(live.name);

@@ -24,6 +24,7 @@ struct TrainOptions {
   bool save_full = false;         // checkpoints hold the whole model, not only the adapters
   std::string on_meta = "fail";   // off | warn | fail | repair
   std::vector<std::string> inject;  // fault names
+  std::string strategy = "replicate";  // replicate | shard (frozen weights split across ranks)
   uint64_t seed = 1337;
   std::string checkpoint;         // base weights rank 0 loads at "load" (src/load)
   std::string out;                // run directory: reports and checkpoints

@@ -14,6 +14,7 @@
 #include "core/shipped_files.hpp"
 #include "model/gpt.hpp"
 #include "model/model_catalog.hpp"
+#include "core/shard_layout.hpp"
 #include "program/init_program.hpp"
 #include "train/batch_plan.hpp"
 #include "train/run_checkpoint.hpp"
@@ -52,6 +53,7 @@ void check_faults(const TrainSetup& setup) {
   InitPlan plan;
   plan.world_size = setup.world_size;
   plan.meta_init = setup.meta_init;
+  plan.shard = setup.shard;
   plan.faults = setup.faults;
   plan.checkpoint = setup.checkpoint.get();
   check_plan(plan, setup.config, setup.lora);
@@ -154,7 +156,13 @@ TrainSetup prepare_training(const TrainOptions& options, int world_size, int loc
     setup.checkpoint = std::make_shared<const CheckpointFile>(CheckpointFile::open(setup.options.checkpoint));
   }
   setup.faults = parse_faults(options.inject);
-  setup.meta_init = world_size > 1 || any_needs_meta_build(setup.faults);
+  setup.shard = parse_shard_strategy(options.strategy);
+  if (setup.shard && !setup.lora) {
+    throw InputError("--strategy shard: shards the frozen base weights of a LoRA run; with --lora none every weight "
+                     "trains (use --strategy replicate, or a --lora spec)");
+  }
+  // A sharded run builds on meta: no rank ever holds the whole model.
+  setup.meta_init = world_size > 1 || setup.shard || any_needs_meta_build(setup.faults);
   check_faults(setup);
 
   setup.data_path = options.data.empty() ? default_corpus_path() : options.data;

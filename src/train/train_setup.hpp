@@ -25,6 +25,7 @@ struct TrainSetup {
   std::optional<LoRAConfig> lora;
   std::set<Fault> faults;
   GuardPolicy policy = GuardPolicy::Fail;
+  bool shard = false;             // --strategy shard
   bool meta_init = false;         // build on meta and materialize (several ranks, or a meta fault)
   std::string data_path;          // resolved
   std::shared_ptr<const ByteCorpus> corpus;

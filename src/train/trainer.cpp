@@ -118,6 +118,7 @@ InitPlan Trainer::init_plan() {
   plan.device = device_;
   plan.threads = setup_.threads;
   plan.checkpoint = setup_.checkpoint.get();
+  plan.shard = setup_.shard;
   if (setup_.resume) {
     plan.resume = [this](RankSession& session) {
       auto loaded = RunCheckpoint::load_weights(setup_.options.resume, *setup_.resume, session, device_);
@@ -172,6 +173,9 @@ void Trainer::prepare_optimizer() {
   if (setup_.resume) RunCheckpoint::load_optimizer(setup_.options.resume, *setup_.resume, *optimizer_, trainable_);
   buckets_ = std::make_unique<GradientBuckets>(parameters, /*extra_slots=*/2);
   head_loss_ = std::make_unique<FusedHeadLoss>(session_->model());
+  if (ShardedTensors* shards = session_->shards()) {
+    sharded_loss_ = std::make_unique<ShardedLoss>(session_->model(), *head_loss_, *shards, *replicator_);
+  }
   refresh_optimizer_entries();
 }
 
@@ -191,6 +195,35 @@ void Trainer::refresh_optimizer_entries() {
   }
 }
 
+torch::Tensor Trainer::loss(const torch::Tensor& tokens, torch::Tensor* per_sequence) {
+  return sharded_loss_ ? sharded_loss_->loss(tokens, per_sequence) : head_loss_->loss(tokens, per_sequence);
+}
+
+void Trainer::with_whole_model(const std::function<void()>& write) {
+  ShardedTensors* shards = session_->shards();
+  if (!shards) {
+    if (rank_ == 0) write();
+    return;
+  }
+  // Rank 0 gathers every unit and keeps it (FSDP's full state dict on rank 0); the others
+  // only take part in the gathers.
+  for (const auto& unit : shards->units()) {
+    shards->gather(unit, *replicator_);
+    if (rank_ != 0) shards->release(unit);
+  }
+  if (rank_ != 0) return;
+  auto release_all = [shards] {
+    for (const auto& unit : shards->units()) shards->release(unit);
+  };
+  try {
+    write();
+  } catch (...) {
+    release_all();
+    throw;
+  }
+  release_all();
+}
+
 double Trainer::validate(int64_t step) {
   loop_guard_point("before-validation");
   phase_ = "validation";
@@ -205,7 +238,7 @@ double Trainer::validate(int64_t step) {
     if (batch.empty()) return;
     torch::Tensor tokens = torch::cat(batch).to(device_);  // (B, T + 1)
     torch::Tensor per_sequence;                                           // (B) float64
-    head_loss_->loss(tokens, &per_sequence);
+    loss(tokens, &per_sequence);
     sum += per_sequence.sum().to(torch::kCPU);
     batch.clear();
   };
@@ -230,7 +263,15 @@ double Trainer::validate(int64_t step) {
 
 void Trainer::save(int64_t step) {
   loop_guard_point("before-save");
-  if (rank_ != 0) return;
+  const bool full = setup_.options.save_full || !setup_.lora;
+  if (full) {
+    with_whole_model([this, step] { write_checkpoint(step, true); });
+  } else if (rank_ == 0) {
+    write_checkpoint(step, false);
+  }
+}
+
+void Trainer::write_checkpoint(int64_t step, bool full) {
   RunState state;
   state.model = setup_.config.name;
   state.config = gpt_config_to_json(setup_.config);
@@ -243,7 +284,7 @@ void Trainer::save(int64_t step) {
   state.base_checkpoint = setup_.options.checkpoint;
   state.step = step;
   state.world_size = world_;
-  state.full = setup_.options.save_full || !setup_.lora;
+  state.full = full;
   state.losses = losses_;
   state.val_losses = val_losses_;
   NamedTensors weights;
@@ -260,7 +301,10 @@ void Trainer::save(int64_t step) {
 }
 
 void Trainer::export_final() {
-  if (rank_ != 0) return;
+  with_whole_model([this] { write_final(); });
+}
+
+void Trainer::write_final() {
   const fs::path dir = fs::path(setup_.options.out) / "final";
   std::error_code error;
   fs::create_directories(dir, error);
@@ -308,7 +352,7 @@ void Trainer::train_step(int64_t step) {
   for (int64_t m = 0; m < plan_.micro_steps(); ++m) {
     // (B, T + 1): inputs and next-token targets
     torch::Tensor tokens = plan_.micro_batch_tokens(*setup_.corpus, step, rank_, m).to(device_);
-    torch::Tensor loss = head_loss_->loss(tokens);  // mean over the B * T tokens
+    torch::Tensor loss = this->loss(tokens);  // mean over the B * T tokens
     (loss * share).backward();  // the gradient of this micro-batch's share of the global mean
     buckets_->extra(0) += loss.item<double>() * static_cast<double>(micro);
     buckets_->accumulate();
@@ -394,6 +438,8 @@ TrainingInfo Trainer::training_info() const {
   info.seq_len = setup_.options.seq_len;
   info.device = to_string(setup_.placement.device);
   info.backend = world_ > 1 ? to_string(setup_.placement.backend) : "none";  // one rank: no collectives
+  info.strategy = setup_.shard ? "shard" : "replicate";
+  info.gather_seconds = sharded_loss_ ? sharded_loss_->gather_seconds() : 0;
   info.losses = losses_;
   info.val_losses = val_losses_;
   if (!stopped_ && completed_ == setup_.options.steps && !losses_.empty()) info.final_loss = losses_.back();

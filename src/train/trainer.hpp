@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -19,6 +20,7 @@
 #include "train/lr_schedule.hpp"
 #include "train/progress_printer.hpp"
 #include "train/run_checkpoint.hpp"
+#include "train/sharded_loss.hpp"
 #include "train/test_knobs.hpp"
 #include "train/train_setup.hpp"
 
@@ -66,8 +68,16 @@ class Trainer : private ProgramRunner {
   void train_step(int64_t step);
   double validate(int64_t step);
   void save(int64_t step);
-  // Rank 0, after the last step with --out: DIR/final as LitGPT's fine-tuning leaves it.
+  void write_checkpoint(int64_t step, bool full);  // rank 0
+  // After the last step with --out: DIR/final as LitGPT's fine-tuning leaves it (rank 0
+  // writes it).
   void export_final();
+  void write_final();
+  // Runs `write` on rank 0 with the whole model in memory there: under --strategy shard every
+  // rank takes part in gathering it first, and rank 0 keeps its slices again afterwards.
+  void with_whole_model(const std::function<void()>& write);
+  // The step's loss: replicated (FusedHeadLoss) or sharded (ShardedLoss).
+  torch::Tensor loss(const torch::Tensor& tokens, torch::Tensor* per_sequence = nullptr);
   void refresh_optimizer_entries();
   // A guard point (CollectiveGuard::run) that also tells what it warned about or repaired.
   void guard_point(const std::string& phase, DataNeeds needs, const GuardExtras& extras = {});
@@ -109,6 +119,7 @@ class Trainer : private ProgramRunner {
   std::vector<OptimizerEntry> optimizer_entries_;
   std::unique_ptr<GradientBuckets> buckets_;
   std::unique_ptr<FusedHeadLoss> head_loss_;
+  std::unique_ptr<ShardedLoss> sharded_loss_;
 
   std::string phase_ = "setup";
   int64_t start_step_ = 0;
