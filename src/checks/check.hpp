@@ -1,5 +1,6 @@
 #pragma once
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,7 @@ struct CheckContext {
   const Ledger* ledger = nullptr;
   // Every rank's inventory at this phase, indexed by rank (cross-rank checks).
   const std::vector<const Inventory*>* ranks = nullptr;
+  const std::set<std::string>* not_replicas = nullptr;  // left out of cross-rank comparisons
   const std::vector<OptimizerEntry>* optimizer = nullptr;
   std::optional<std::string> target_device;  // where the model is about to go
   bool lora_run = false;

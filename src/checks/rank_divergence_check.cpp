@@ -12,6 +12,7 @@ void RankDivergenceCheck::run(const CheckContext& context, std::vector<Finding>&
     // A tensor without data where data is needed is the meta and uninitialized checks'
     // finding; repeating it as a divergence would say the same thing twice.
     if (!tensor.has_data() && context.needs.needs(tensor.kind)) continue;
+    if (context.not_replicas && context.not_replicas->count(tensor.name)) continue;
     const TensorRecord* source = reference->find(tensor.name);
     std::string difference;
     if (!source) {

@@ -59,6 +59,7 @@ std::vector<Finding> Guard::check(const Inventory& inventory, const std::string&
   CheckContext context(inventory, phase, config_.rank, needs);
   context.ledger = &ledger_;
   context.ranks = extras.ranks;
+  context.not_replicas = extras.not_replicas;
   context.optimizer = extras.optimizer;
   context.target_device = extras.target_device;
   context.lora_run = config_.lora_run;
@@ -94,7 +95,9 @@ std::vector<Finding> Guard::check_point(const std::string& phase, DataNeeds need
   repair_log_.insert(repair_log_.end(), actions.begin(), actions.end());
   Inventory after = walker_.snapshot(options);
   ledger_.record(phase, after);
-  findings = merge_second_look(std::move(findings), check(ledger_.latest(), phase, needs, extras));
+  GuardExtras second = extras;
+  if (extras.ranks_before_repair) second.ranks = nullptr;
+  findings = merge_second_look(std::move(findings), check(ledger_.latest(), phase, needs, second));
   for (auto& finding : findings) {
     if (finding.repaired || !finding.tensor) continue;
     for (const auto& action : actions) {

@@ -1,6 +1,7 @@
 #pragma once
 #include <optional>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,13 @@ struct GuardExtras {
   // Real ranks: exchange content hashes first and compare replicas (the collective guard
   // fills `ranks` from the exchange; one rank has nothing to compare).
   bool compare_replicas = false;
+  // Tensors that are no replicas (a sharded run's frozen weights: a slice per rank): the
+  // cross-rank comparison leaves them out.
+  const std::set<std::string>* not_replicas = nullptr;
+  // `ranks` was exchanged before this guard point and its repairs: the second look after a
+  // repair leaves the cross-rank comparison to the caller's own verification (the
+  // collective guard exchanges again), rather than compare with what other ranks held before.
+  bool ranks_before_repair = false;
   const std::vector<OptimizerEntry>* optimizer = nullptr;
   std::optional<std::string> target_device;
   bool hash_contents = false;

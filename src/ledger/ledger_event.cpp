@@ -26,6 +26,7 @@ constexpr EventInfo kEvents[] = {
     {LedgerEvent::NotLoaded, "not-loaded", false, "", false},
     {LedgerEvent::Received, "received", true, "received by broadcast", false},
     {LedgerEvent::ReceivedUnwritten, "received-unwritten", false, "", false},
+    {LedgerEvent::NotReceived, "not-received", false, "not received: rank 0 broadcast from meta, with no data to send", false},
     {LedgerEvent::Recomputed, "recomputed", true, "recomputed", false},
     {LedgerEvent::Repaired, "repaired", true, "repaired on", true},
     {LedgerEvent::Offloaded, "offloaded", false, "", false},

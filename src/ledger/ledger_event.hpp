@@ -24,6 +24,7 @@ enum class LedgerEvent {
   NotLoaded,
   Received,
   ReceivedUnwritten,
+  NotReceived,  // a broadcast ran, but rank 0 had no data for it (still on meta there)
   Recomputed,
   Repaired,
   Offloaded,

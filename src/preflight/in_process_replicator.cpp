@@ -12,7 +12,10 @@ std::vector<std::string> InProcessReplicator::replicate(RankSession& target, con
     LiveTensor* to = target.walker().find(name);
     if (!from || !to) continue;
     auto state = source_.tracker().state_of(from->tensor);
-    if (!state) continue;  // still meta on rank 0: nothing to send
+    if (!state) {  // still meta on rank 0: nothing to send
+      target.ledger().note(name, LedgerEvent::NotReceived, "rank 0 still held it on meta");
+      continue;
+    }
     if (!target.tracker().state_of(to->tensor)) target.tracker().mark_allocated(to->tensor, state->device);
     if (state->written) {
       target.tracker().mark_written(to->tensor, LedgerEvent::Received, state->content_key);

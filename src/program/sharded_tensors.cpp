@@ -108,6 +108,18 @@ void ShardedTensors::release(const std::string& unit) {
   }
 }
 
+ShardRow ShardedTensors::row() const {
+  ShardRow row;
+  row.rank = rank_;
+  for (const auto& tensor : tensors_) {
+    ++row.tensors;
+    row.elements += tensor.slice.size();
+    row.bytes += tensor.layout.per_rank() * static_cast<int64_t>(tensor.handle.element_size());
+    if (tensor.slice.empty()) row.empty.push_back(tensor.name());
+  }
+  return row;
+}
+
 int64_t ShardedTensors::gathered_bytes(const std::string& unit) const {
   int64_t bytes = 0;
   for (size_t index : members(unit)) {

@@ -6,6 +6,7 @@
 
 #include <torch/types.h>
 
+#include "core/report.hpp"
 #include "core/shard_layout.hpp"
 #include "walk/module_walker.hpp"
 
@@ -77,6 +78,8 @@ class ShardedTensors {
   void release(const std::string& unit);
   // The bytes a unit's gathered weights take (padded), for the report.
   int64_t gathered_bytes(const std::string& unit) const;
+  // What this rank holds (the report's "shards" row): its slices, and which are empty.
+  ShardRow row() const;
 
   static constexpr int64_t kGatherPieceBytes = 16 << 20;
 

@@ -63,7 +63,10 @@ std::vector<std::string> C10dReplicator::replicate(RankSession& session, const s
   std::vector<std::string> done;
   auto flags = available.accessor<uint8_t, 1>();
   for (int64_t i = 0; i < count; ++i) {
-    if (!flags[i]) continue;
+    if (!flags[i]) {
+      if (!sender) session.ledger().note(names[i], LedgerEvent::NotReceived, "rank 0 still held it on meta");
+      continue;
+    }
     torch::Tensor tensor = tensors[i]->tensor;
     const std::string what = fmt::format("broadcast {}", names[i]);
     if (!sender && tensor.is_meta()) {

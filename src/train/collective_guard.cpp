@@ -49,7 +49,14 @@ CollectiveGuard::Attempt CollectiveGuard::attempt(const std::string& phase, Data
     divergent_ = comparison_.divergent;
     ranks = comparison_.pointers();
     extras.ranks = &ranks;
+    extras.ranks_before_repair = true;
     extras.hash_contents = true;
+    if (session_.shards()) {
+      if (not_replicas_.empty()) {
+        for (const auto& tensor : session_.shards()->tensors()) not_replicas_.insert(tensor.names.begin(), tensor.names.end());
+      }
+      extras.not_replicas = &not_replicas_;
+    }
     // The usual case, nothing to report: the checks on the snapshot just hashed, then the
     // phase recorded without hashing again (hashing is the cost here: 4.4 GB for
     // TinyLlama). Derived buffers are verified only by the guard's own snapshot.

@@ -1,6 +1,7 @@
 #pragma once
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,7 @@ class CollectiveGuard {
   std::vector<std::string> divergent_;
   std::vector<std::string> rebroadcast_names_;
   bool rebroadcast_done_ = false;
+  std::set<std::string> not_replicas_;  // --strategy shard: every name of a sharded weight
 };
 
 }  // namespace metaguard

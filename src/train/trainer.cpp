@@ -16,6 +16,7 @@
 #include "core/errors.hpp"
 #include "core/hashing.hpp"
 #include "core/yaml_document.hpp"
+#include "checks/memory_budget.hpp"
 #include "load/checkpoint_saver.hpp"
 #include "load/qkv_layout.hpp"
 #include "program/phase_program.hpp"
@@ -141,6 +142,10 @@ void Trainer::check_phase(const ProgramPhase& phase, const InitPlan& plan) {
 }
 
 void Trainer::finished(const ProgramPhase& phase) {
+  if (phase.phase == Phase::Init && session_->shards()) {
+    // What an FSDP2 run gets wrong (pytorch#164554): said for every empty slice, a warning.
+    session_->keep(empty_shard_findings({session_->shards()->row()}, world_, "init"));
+  }
   if (phase.phase == Phase::Load) {
     const LoadResult& loaded = session_->loaded();
     if (!loaded.loaded.empty()) {
@@ -458,6 +463,7 @@ Report Trainer::rank_report(int exit_code, const std::string& error) const {
     for (auto& tensor : tensors) tensor.rank = rank_;
     report.tensors = std::move(tensors);
     report.findings = session_->findings();
+    if (session_->shards()) report.shards = {session_->shards()->row()};
   }
   report.training = training_info();
   std::vector<std::string> faults;
@@ -515,6 +521,7 @@ Report Trainer::run_report(const Report& own, int& exit_code) {
         finding.rank = finding.rank.value_or(r);
         report.findings.push_back(finding);
       }
+      report.shards.insert(report.shards.end(), theirs.shards.begin(), theirs.shards.end());
       const int code = static_cast<int>(theirs.extra.value("exit_code", 1));
       exit_code = std::max(exit_code, code);
       ranks.push_back({{"rank", r}, {"exit_code", code}, {"phase", theirs.extra.value("phase", "")},
