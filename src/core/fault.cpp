@@ -12,7 +12,7 @@ struct FaultInfo {
   Fault fault;
   const char* name;
   bool meta_build;  // reproduces a meta-device build: the run builds on meta when it is injected
-  bool train_only;  // needs a real optimizer or device move: `metaguard train`, not preflight
+  bool train_only;  // needs a real optimizer, a device move or sharded training: `metaguard train`, not preflight
   int min_ranks;    // the fault is about what several ranks do
   bool shard_only;  // reproduces a sharded run (train --strategy shard)
   Phase perturbs;   // the phase whose step it changes (src/program/phase_program.cpp)

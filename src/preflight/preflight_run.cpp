@@ -97,8 +97,9 @@ PreflightRun::PreflightRun(const PreflightOptions& options) : options_(options) 
   plan_.faults = parse_faults(options.inject);
   for (Fault fault : plan_.faults) {
     if (train_only(fault)) {
-      throw InputError(fmt::format("--inject {}: needs a real optimizer or device move; run it with 'metaguard train'",
-                                   to_string(fault)));
+      throw InputError(fmt::format("--inject {}: needs {}; run it with 'metaguard train{}'", to_string(fault),
+                                   shard_only(fault) ? "sharded training" : "a real optimizer or device move",
+                                   shard_only(fault) ? " --strategy shard" : ""));
     }
   }
   plan_.offload = options.offload;

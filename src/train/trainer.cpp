@@ -621,6 +621,7 @@ void Trainer::post_result(const Report& own, int exit_code, const std::string& e
   message.command = "train";
   message.source = setup_.config.name;
   message.findings = own.findings;
+  message.shards = own.shards;
   message.extra = {{"exit_code", exit_code}, {"phase", phase_},
                    {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)}};
   communicator_.post_result(report_to_json(message).dump());

@@ -1,0 +1,180 @@
+// `metaguard train --strategy shard` end to end, against `--strategy replicate` as the
+// reference: the same seed gives the same losses on 1, 2 and 3 ranks (3 makes uneven
+// slices, and on the nano model empty ones); every rank reads only its slices of a
+// checkpoint; what a sharded run saves is a whole model that PyTorch's torch.load reads
+// and that equals the replicated run's; a sharded run resumes as a replicated one does.
+#include <regex>
+
+#include <catch2/catch.hpp>
+
+#include "integration/train_process.hpp"
+#include "support/paths.hpp"
+
+namespace test = metaguard::test;
+using nlohmann::json;
+
+namespace {
+
+// The micro model, 32-token sequences, 6 per step (every rank a share on 1, 2 and 3 ranks).
+std::vector<std::string> shard_args(const std::string& strategy, int ranks, std::vector<std::string> more = {},
+                                    int steps = 8) {
+  std::vector<std::string> args{"--seq-len", "32", "--global-batch", "6", "--eval-every", "4", "--format", "json",
+                                "--steps", std::to_string(steps), "--lr", "1e-2", "--nproc", std::to_string(ranks),
+                                "--strategy", strategy, "--timeout", "60"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+test::TrainRun run_ok(const std::vector<std::string>& args) {
+  test::TrainRun run = test::train(args);
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.report.is_object());
+  return run;
+}
+
+void check_same_losses(const json& a, const json& b) {
+  std::vector<double> x = test::losses(a), y = test::losses(b);
+  REQUIRE(x.size() == y.size());
+  REQUIRE_FALSE(x.empty());
+  for (size_t i = 0; i < x.size(); ++i) {
+    CAPTURE(i);
+    CHECK(std::abs(x[i] - y[i]) < 1e-5);
+  }
+  const json& va = a["training"]["val_losses"];
+  const json& vb = b["training"]["val_losses"];
+  REQUIRE(va.size() == vb.size());
+  for (size_t i = 0; i < va.size(); ++i) CHECK(std::abs(va[i]["loss"].get<double>() - vb[i]["loss"].get<double>()) < 1e-5);
+}
+
+// "rank 1: loaded 17 tensors (0.1 MB) from ..." -> bytes by rank, from the ranks' log lines.
+std::map<int, double> loaded_megabytes(const std::string& log) {
+  std::map<int, double> out;
+  static const std::regex line(R"(rank (\d+): loaded \d+ tensors \(([0-9.]+) MB\))");
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator(); ++it) {
+    out[std::stoi((*it)[1])] = std::stod((*it)[2]);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("train: shard and replicate give the same losses on 1, 2 and 3 ranks", "[train][shard]") {
+  for (int ranks : {1, 2, 3}) {
+    CAPTURE(ranks);
+    test::TrainRun replicate = run_ok(shard_args("replicate", ranks));
+    test::TrainRun shard = run_ok(shard_args("shard", ranks));
+    CHECK(replicate.report["training"]["strategy"] == "replicate");
+    CHECK(shard.report["training"]["strategy"] == "shard");
+    check_same_losses(replicate.report, shard.report);
+    // The run did learn: equal but trivial runs would prove nothing.
+    std::vector<double> losses = test::losses(shard.report);
+    CHECK(losses.back() < losses.front());
+    // Every rank lists its slices; together they cover every frozen element once.
+    const json& shards = shard.report["shards"];
+    REQUIRE(shards.size() == static_cast<size_t>(ranks));
+    int64_t elements = 0;
+    for (const auto& row : shards) elements += row["elements"].get<int64_t>();
+    int64_t frozen = 0;  // from the replicated run's own inventory (rank 0's whole tensors)
+    for (const auto& tensor : replicate.report["tensors"]) {
+      if (tensor["kind"] == "parameter" && !std::regex_search(tensor["name"].get<std::string>(), std::regex("lora_"))) {
+        int64_t numel = 1;
+        for (const auto& d : tensor["shape"]) numel *= d.get<int64_t>();
+        if (tensor["rank"] == 0) frozen += numel;
+      }
+    }
+    CHECK(elements == frozen);
+    if (ranks > 1) CHECK(shard.report["training"]["gather_seconds"].get<double>() > 0);
+  }
+}
+
+TEST_CASE("train: 3 ranks over the nano model hold empty slices, warn of them and still match replicate",
+          "[train][shard]") {
+  test::TrainRun replicate = run_ok(shard_args("replicate", 3, {"--model", "nano"}));
+  test::TrainRun shard = run_ok(shard_args("shard", 3, {"--model", "nano"}));
+  check_same_losses(replicate.report, shard.report);
+  // nano's norms hold 4 elements: slices of 2, 2 and none.
+  const json& shards = shard.report["shards"];
+  REQUIRE(shards.size() == 3);
+  CHECK(shards[0]["empty"].empty());
+  CHECK(shards[1]["empty"].empty());
+  CHECK(shards[2]["empty"].size() == 5);  // norm_1, norm_2 of two blocks, ln_f
+  int warnings = 0;
+  for (const auto& finding : shard.report["findings"]) {
+    if (finding["code"] != "empty-shard") continue;
+    ++warnings;
+    CHECK(finding["rank"] == 2);
+    CHECK(finding["severity"] == "warning");
+  }
+  CHECK(warnings == 5);
+}
+
+TEST_CASE("train: under shard every rank reads only its own slices of --checkpoint", "[train][shard][load]") {
+  const std::string base = test::source_path("fixtures/checkpoints/models/micro.pt");
+  test::TrainRun replicate = run_ok(shard_args("replicate", 3, {"--checkpoint", base}, 4));
+  test::TrainRun shard = run_ok(shard_args("shard", 3, {"--checkpoint", base}, 4));
+  check_same_losses(replicate.report, shard.report);
+  const auto whole = loaded_megabytes(replicate.err);
+  const auto parts = loaded_megabytes(shard.err);
+  REQUIRE(whole.size() == 1);  // replicate: rank 0 reads, the others receive
+  REQUIRE(parts.size() == 3);
+  double sum = 0;
+  for (const auto& [rank, mb] : parts) {
+    CAPTURE(rank);
+    CHECK(mb < whole.at(0) / 2);  // a third of the file, give or take rounding to 0.1 MB
+    sum += mb;
+  }
+  CHECK(std::abs(sum - whole.at(0)) <= 0.15);
+}
+
+TEST_CASE("train: a sharded run saves and exports a whole model that torch.load reads, equal to replicate's",
+          "[train][shard][save]") {
+  test::RunDir a, b;
+  run_ok(shard_args("replicate", 3, {"--save-full", "--out", a.path()}, 4));
+  run_ok(shard_args("shard", 3, {"--save-full", "--out", b.path()}, 4));
+  const json state = test::read_json(b.file("run.json"));
+  const std::string weights = state["weights"].get<std::string>();
+  // PyTorch itself reads both runs' files and compares every tensor.
+  static const char* kCompare = R"PY(
+import sys, torch
+for name in sys.argv[3:]:
+    x = torch.load(sys.argv[1] + "/" + name)
+    y = torch.load(sys.argv[2] + "/" + name)
+    assert x.keys() == y.keys(), name
+    for key in x:
+        assert x[key].shape == y[key].shape, (name, key)
+        assert torch.equal(x[key], y[key]), (name, key)
+    print(name, len(x))
+)PY";
+  auto run = test::run_process({test::python_executable(), "-c", kCompare, a.path(), b.path(), weights,
+                                "final/lit_model.pth", "final/lit_model.pth.lora"});
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.out.find("final/lit_model.pth 17") != std::string::npos);  // every base weight, whole
+}
+
+TEST_CASE("train: a sharded run resumes from its whole-model checkpoint as a replicated run does",
+          "[train][shard][resume]") {
+  test::RunDir a, b;
+  run_ok(shard_args("replicate", 3, {"--save-full", "--out", a.path()}, 2));
+  run_ok(shard_args("shard", 3, {"--save-full", "--out", b.path()}, 2));
+  test::TrainRun replicate = run_ok(shard_args("replicate", 3, {"--save-full", "--resume", a.path(), "--out", a.path()}, 4));
+  test::TrainRun shard = run_ok(shard_args("shard", 3, {"--save-full", "--resume", b.path(), "--out", b.path()}, 4));
+  check_same_losses(replicate.report, shard.report);
+  CHECK(test::losses(shard.report).size() == 4);
+  CHECK(shard.err.find("rank 2] resumed") != std::string::npos);  // every rank read its slices
+}
+
+TEST_CASE("train: --strategy shard refuses what it cannot do, in one line", "[train][shard][input]") {
+  auto refused = [](std::vector<std::string> args, const std::string& expect) {
+    test::TrainRun run = test::train(args);
+    INFO(run.err);
+    CHECK(run.exit_code == 2);
+    CHECK(run.err.find(expect) != std::string::npos);
+  };
+  refused({"--strategy", "zero3"}, "metaguard: error: --strategy 'zero3': expected replicate or shard");
+  refused({"--strategy", "shard", "--lora", "none"}, "metaguard: error: --strategy shard: shards the frozen base weights");
+  refused({"--inject", "empty-shard", "--nproc", "2"}, "metaguard: error: --inject empty-shard: reproduces a sharded run; add --strategy shard");
+  refused({"--inject", "empty-shard", "--nproc", "2", "--strategy", "shard"},
+          "metaguard: error: --inject empty-shard: no weight of model 'micro' has an empty slice on 2 ranks");
+}
