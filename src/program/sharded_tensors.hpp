@@ -81,7 +81,7 @@ class ShardedTensors {
   // What this rank holds (the report's "shards" row): its slices, and which are empty.
   ShardRow row() const;
 
-  static constexpr int64_t kGatherPieceBytes = 16 << 20;
+  static constexpr int64_t kGatherPieceBytes = 4 << 20;
 
  private:
   void rest(ShardedTensor& tensor);  // the handle becomes a view of local's slice

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <malloc.h>
 #include <map>
 #include <unordered_set>
 
@@ -61,7 +62,15 @@ Trainer::Trainer(const TrainSetup& setup, Communicator& communicator, torch::Dev
       validation_(*setup.corpus, setup.options.seq_len, setup.options.eval_sequences),
       schedule_(setup.options.lr, setup.warmup, setup.options.steps),
       knobs_(TestKnobs::from_environment()),
-      printer_(communicator.rank() == 0, stderr_is_terminal(), setup.options.steps) {}
+      printer_(communicator.rank() == 0, stderr_is_terminal(), setup.options.steps) {
+  if (setup.shard) {
+    // A sharded rank frees a whole weight after each init and each gather. glibc raises its
+    // mmap threshold after such frees (up to 32 MiB), so later buffers of that size come
+    // from the heap and stay in the process once freed: ~300 MB more RSS on TinyLlama.
+    // A fixed threshold keeps every buffer from 8 MiB up in its own mapping, returned on free.
+    mallopt(M_MMAP_THRESHOLD, 8 << 20);
+  }
+}
 
 Trainer::~Trainer() = default;
 
