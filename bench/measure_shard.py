@@ -7,7 +7,7 @@ MASTER_ADDR, MASTER_PORT) as a child of this script, so os.wait4 gives each rank
 RSS (ru_maxrss) as the kernel counted it. The expected bound for a shard rank is its slice
 of the frozen weights plus the largest gathered unit plus 300 MB (issue "Sharded training").
 
-Usage: /usr/bin/python3 bench/measure_shard.py [--build build] [--steps 3] [--seq-len 64]
+Usage: /usr/bin/python3 bench/measure_shard.py [--build build] [--steps 2]
 """
 import argparse
 import json
@@ -27,7 +27,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run_measured(build, strategy, steps, seq_len, threads):
+def run_measured(build, strategy, steps, seq_len, micro_batch, threads):
     """One 2-rank run; each rank reaped with os.wait4 for its peak RSS."""
     port = free_port()
     with tempfile.TemporaryDirectory() as out:
@@ -37,9 +37,9 @@ def run_measured(build, strategy, steps, seq_len, threads):
             env = dict(os.environ, RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE="2",
                        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), METAGUARD_SOURCE_DIR=ROOT)
             command = [os.path.join(build, "metaguard"), "train", "--model", "tinyllama-1.1b", "--strategy", strategy,
-                       "--steps", str(steps), "--warmup", "1", "--global-batch", "2", "--seq-len", str(seq_len),
-                       "--eval-every", "1000", "--eval-sequences", "2", "--threads", str(threads),
-                       "--timeout", "600", "--out", out, "--format", "json"]
+                       "--steps", str(steps), "--warmup", "1", "--global-batch", str(2 * micro_batch),
+                       "--seq-len", str(seq_len), "--eval-every", "1000", "--eval-sequences", "2",
+                       "--threads", str(threads), "--timeout", "600", "--format", "json"]
             stdout = open(os.path.join(out, f"stdout{rank}"), "w")
             stderr = open(os.path.join(out, f"stderr{rank}"), "w")
             # Popen's object is dropped: the rank is reaped below with wait4, not by Popen.
@@ -62,6 +62,9 @@ def run_measured(build, strategy, steps, seq_len, threads):
     training = report["training"]
     return {
         "strategy": strategy,
+        "micro_batch": micro_batch,
+        "seq_len": seq_len,
+        "train_seconds_per_step": 2 * micro_batch * seq_len / training["tokens_per_s"],
         "peak_rss_bytes": [peaks[0], peaks[1]],
         "tokens_per_s": training["tokens_per_s"],
         "gather_seconds": training.get("gather_seconds", 0),
@@ -74,11 +77,19 @@ def run_measured(build, strategy, steps, seq_len, threads):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--seq-len", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    results = [run_measured(args.build, s, args.steps, args.seq_len, args.threads) for s in ("replicate", "shard")]
+    results = []
+    # Memory: one sequence of 64 tokens per rank, so the weights are what the peak measures.
+    # Speed: 4 x 256 tokens per rank and step, so a step's compute is what a fine-tuning step
+    # does (the gathers cost the same per step whatever the batch).
+    for micro_batch, seq_len in ((1, 64), (4, 256)):
+        for strategy in ("replicate", "shard"):
+            results.append(run_measured(args.build, strategy, args.steps, seq_len, micro_batch, args.threads))
+            sys.stderr.write(json.dumps({k: results[-1][k] for k in ("strategy", "micro_batch", "seq_len",
+                                                                    "peak_rss_bytes", "tokens_per_s",
+                                                                    "gather_seconds")}) + "\n")
     print(json.dumps(results, indent=2))
 
 

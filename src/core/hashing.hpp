@@ -37,4 +37,14 @@ namespace metaguard {
 // Not cryptographic: it tells replicas apart, it does not resist an adversary.
 uint64_t hash_bytes(const void* data, size_t size, uint64_t seed = 0);
 
+// A content hash that adds up across slices: over the elements x_i of a flattened tensor,
+//   H = sum_i mix64(x_i) * P^i   (mod 2^64, P odd),
+// i being the element's index in the whole tensor. A slice [b, e) hashed on its own (its
+// first element at index 0) becomes its part of H once multiplied by P^b, so the ranks of a
+// sharded run, each hashing only its slice, together give the hash of the whole tensor a
+// replicated run computes from its copy. `element_size` is 1, 2, 4 or 8 bytes.
+uint64_t element_hash(const void* data, int64_t count, int element_size);
+// h * P^offset: a slice's element_hash moved to where the slice starts.
+uint64_t shift_element_hash(uint64_t hash, int64_t offset);
+
 }  // namespace metaguard

@@ -239,6 +239,7 @@ json report_to_json(const Report& report, bool include_tensors) {
         {"backend", training.backend},
         {"strategy", training.strategy},
         {"gather_seconds", training.gather_seconds},
+        {"frozen_weights_hash", training.frozen_weights_hash.empty() ? json(nullptr) : json(training.frozen_weights_hash)},
         {"losses", training.losses},
         {"val_losses", std::move(val_losses)},
         {"final_loss", training.final_loss ? json(*training.final_loss) : json(nullptr)},
@@ -316,6 +317,9 @@ Report report_from_json(const json& document, const std::string& origin) {
     if (t.has("backend")) training.backend = t.string("backend");
     if (t.has("strategy")) training.strategy = t.string("strategy");
     if (t.has("gather_seconds")) training.gather_seconds = t.number("gather_seconds");
+    if (t.has("frozen_weights_hash") && t.at("frozen_weights_hash").is_string()) {
+      training.frozen_weights_hash = t.string("frozen_weights_hash");
+    }
     // JSON has no NaN: a diverged loss is written as null and read back as NaN.
     for (const auto& loss : t.array("losses")) {
       if (!loss.is_number() && !loss.is_null()) t.fail("losses", "holds a non-number");

@@ -22,6 +22,7 @@
 #include "load/qkv_layout.hpp"
 #include "program/phase_program.hpp"
 #include "report/report_json.hpp"
+#include "train/frozen_weights_hash.hpp"
 #include "train/stop_signal.hpp"
 #include "walk/module_registries.hpp"
 
@@ -167,6 +168,14 @@ void Trainer::finished(const ProgramPhase& phase) {
     log(fmt::format("broadcast verified: content hashes of {} tensors compared across {} ranks ({:.3f} s hashing, "
                     "{:.3f} s exchange)",
                     comparison.inventories.front().size(), world_, comparison.hash_seconds, comparison.exchange_seconds));
+  }
+}
+
+void Trainer::fingerprint_frozen_weights() {
+  frozen_hash_ = frozen_weights_hash(*session_, communicator_);
+  if (frozen_hash_ && rank_ == 0) {
+    log(fmt::format("frozen weights: hash {:016x}{}", *frozen_hash_,
+                    session_->shards() ? fmt::format(" (each weight's combined from its slices on {} ranks)", world_) : ""));
   }
 }
 
@@ -454,6 +463,7 @@ TrainingInfo Trainer::training_info() const {
   info.backend = world_ > 1 ? to_string(setup_.placement.backend) : "none";  // one rank: no collectives
   info.strategy = setup_.shard ? "shard" : "replicate";
   info.gather_seconds = sharded_loss_ ? sharded_loss_->gather_seconds() : 0;
+  if (frozen_hash_) info.frozen_weights_hash = fmt::format("{:016x}", *frozen_hash_);
   info.losses = losses_;
   info.val_losses = val_losses_;
   if (!stopped_ && completed_ == setup_.options.steps && !losses_.empty()) info.final_loss = losses_.back();
@@ -568,6 +578,7 @@ int Trainer::run_phases(std::string& error) {
     build();
     if (setup_.has(Fault::OptimizerBeforeReplace)) prepare_optimizer();  // on the meta model: the bug
     initialize();
+    fingerprint_frozen_weights();
     prepare_optimizer();
     train();
     return 0;

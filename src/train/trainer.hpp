@@ -63,6 +63,9 @@ class Trainer : private ProgramRunner {
   void check_phase(const ProgramPhase& phase, const InitPlan& plan) override;
   void entering(const ProgramPhase& phase) override { phase_ = std::string(to_string(phase.phase)); }
   void finished(const ProgramPhase& phase) override;
+  // The frozen weights' strategy-independent hash (train/frozen_weights_hash), once they are
+  // initialized: the run report's training.frozen_weights_hash.
+  void fingerprint_frozen_weights();
   void prepare_optimizer();
   void train();
   void train_step(int64_t step);
@@ -132,6 +135,7 @@ class Trainer : private ProgramRunner {
   std::optional<StopReason> stopped_;
   std::set<int> lost_ranks_;  // named by a CollectiveFailure: never wait for them
   std::string last_checkpoint_;
+  std::optional<uint64_t> frozen_hash_;
 };
 
 }  // namespace metaguard

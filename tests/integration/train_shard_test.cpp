@@ -67,6 +67,11 @@ TEST_CASE("train: shard and replicate give the same losses on 1, 2 and 3 ranks",
     CHECK(replicate.report["training"]["strategy"] == "replicate");
     CHECK(shard.report["training"]["strategy"] == "shard");
     check_same_losses(replicate.report, shard.report);
+    // The frozen weights' hash: rank 0's whole copies under replicate, every rank's slices
+    // combined under shard; the same weights, the same hash.
+    const json& hash = shard.report["training"]["frozen_weights_hash"];
+    REQUIRE(hash.is_string());
+    CHECK(hash == replicate.report["training"]["frozen_weights_hash"]);
     // The run did learn: equal but trivial runs would prove nothing.
     std::vector<double> losses = test::losses(shard.report);
     CHECK(losses.back() < losses.front());
@@ -86,6 +91,16 @@ TEST_CASE("train: shard and replicate give the same losses on 1, 2 and 3 ranks",
     CHECK(elements == frozen);
     if (ranks > 1) CHECK(shard.report["training"]["gather_seconds"].get<double>() > 0);
   }
+}
+
+TEST_CASE("train: the frozen weights' hash follows the weights, not the strategy", "[train][shard]") {
+  test::TrainRun a = run_ok(shard_args("shard", 2, {}, 1));
+  test::TrainRun b = run_ok(shard_args("shard", 3, {}, 1));
+  test::TrainRun seeded = run_ok(shard_args("shard", 2, {"--seed", "7"}, 1));
+  REQUIRE(a.report["training"]["frozen_weights_hash"].is_string());
+  CHECK(a.report["training"]["frozen_weights_hash"] == b.report["training"]["frozen_weights_hash"]);  // other cuts
+  // Another seed initializes the base weights otherwise: another hash.
+  CHECK(seeded.report["training"]["frozen_weights_hash"] != a.report["training"]["frozen_weights_hash"]);
 }
 
 TEST_CASE("train: 3 ranks over the nano model hold empty slices, warn of them and still match replicate",
@@ -114,6 +129,7 @@ TEST_CASE("train: under shard every rank reads only its own slices of --checkpoi
   test::TrainRun replicate = run_ok(shard_args("replicate", 3, {"--checkpoint", base}, 4));
   test::TrainRun shard = run_ok(shard_args("shard", 3, {"--checkpoint", base}, 4));
   check_same_losses(replicate.report, shard.report);
+  CHECK(shard.report["training"]["frozen_weights_hash"] == replicate.report["training"]["frozen_weights_hash"]);
   const auto whole = loaded_megabytes(replicate.err);
   const auto parts = loaded_megabytes(shard.err);
   REQUIRE(whole.size() == 1);  // replicate: rank 0 reads, the others receive

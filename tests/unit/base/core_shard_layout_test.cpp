@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
+#include <vector>
+
+#include "core/hashing.hpp"
 #include "core/shard_layout.hpp"
 
 using namespace metaguard;
@@ -57,4 +60,34 @@ TEST_CASE("slices cover the data once, in rank order, within the padded buffer",
     }
     RC_ASSERT(next == numel);
   });
+}
+
+// element_hash (core/hashing): the hash a sharded run combines from its ranks' slices is the
+// hash of the whole tensor, wherever the cuts fall; and it sees a single changed element.
+TEST_CASE("element hash: slices shifted to where they start add up to the whole's hash", "[shard][hash]") {
+  std::vector<float> values(1003);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 17) * 0.25f - 1.0f;
+  const uint64_t whole = metaguard::element_hash(values.data(), static_cast<int64_t>(values.size()), 4);
+  for (int world : {1, 2, 3, 7, 1003, 2000}) {
+    CAPTURE(world);
+    metaguard::ShardLayout layout(static_cast<int64_t>(values.size()), world);
+    uint64_t sum = 0;
+    for (int r = 0; r < world; ++r) {
+      const metaguard::ShardSlice slice = layout.slice(r);
+      sum += metaguard::shift_element_hash(metaguard::element_hash(values.data() + slice.begin, slice.size(), 4), slice.begin);
+    }
+    CHECK(sum == whole);
+  }
+  // Any one element changed, anywhere, changes the hash; so does a swap of two elements.
+  for (size_t at : {size_t{0}, size_t{1}, size_t{500}, values.size() - 1}) {
+    std::vector<float> other = values;
+    other[at] += 1.0f;
+    CHECK(metaguard::element_hash(other.data(), static_cast<int64_t>(other.size()), 4) != whole);
+  }
+  std::vector<float> swapped = values;
+  std::swap(swapped[3], swapped[4]);
+  CHECK(metaguard::element_hash(swapped.data(), static_cast<int64_t>(swapped.size()), 4) != whole);
+  // Zeros count: a longer run of zeros is another tensor.
+  std::vector<uint16_t> zeros(10, 0);
+  CHECK(metaguard::element_hash(zeros.data(), 9, 2) != metaguard::element_hash(zeros.data(), 10, 2));
 }
