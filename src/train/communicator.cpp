@@ -214,19 +214,10 @@ void Communicator::all_reduce_sum(torch::Tensor& tensor, const std::string& what
 
 std::vector<torch::Tensor> Communicator::all_gather(const torch::Tensor& tensor, const std::string& what) {
   if (!dist_) return {tensor.clone()};
-  enter(what);
-  std::vector<std::vector<at::Tensor>> outputs(1);
-  for (int r = 0; r < world_size_; ++r) outputs[0].push_back(torch::empty_like(tensor, tensor.options().device(device_)));
-  try {
-    std::vector<at::Tensor> inputs{tensor.to(device_).contiguous()};
-    c10d::AllgatherOptions options;
-    options.timeout = timeout_;
-    await(dist_->group->allgather(outputs, inputs, options), what);
-  } catch (const std::exception& error) {
-    fail(what, error_text(error));
-  }
-  for (auto& output : outputs[0]) output = output.to(tensor.device());
-  return outputs[0];
+  std::vector<torch::Tensor> outputs;
+  for (int r = 0; r < world_size_; ++r) outputs.push_back(torch::empty(tensor.sizes(), tensor.options()));
+  all_gather_into(tensor.contiguous(), outputs, what);
+  return outputs;
 }
 
 void Communicator::all_gather_into(const torch::Tensor& input, std::vector<torch::Tensor>& outputs,
