@@ -120,13 +120,4 @@ ShardRow ShardedTensors::row() const {
   return row;
 }
 
-int64_t ShardedTensors::gathered_bytes(const std::string& unit) const {
-  int64_t bytes = 0;
-  for (size_t index : members(unit)) {
-    const ShardedTensor& tensor = tensors_[index];
-    bytes += tensor.layout.padded_numel() * static_cast<int64_t>(tensor.handle.element_size());
-  }
-  return bytes;
-}
-
 }  // namespace metaguard

@@ -76,8 +76,6 @@ class ShardedTensors {
   // rank, so a gather costs the full tensor plus one piece from every rank.
   void gather(const std::string& unit, SliceGatherer& gatherer);
   void release(const std::string& unit);
-  // The bytes a unit's gathered weights take (padded), for the report.
-  int64_t gathered_bytes(const std::string& unit) const;
   // What this rank holds (the report's "shards" row): its slices, and which are empty.
   ShardRow row() const;
 
