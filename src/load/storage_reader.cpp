@@ -56,35 +56,49 @@ bool StorageReader::direct(size_t index) const { return file_.storages().at(inde
 
 void StorageReader::read(size_t index, uint64_t begin, uint64_t end, char* destination) const {
   const CheckpointStorage& storage = file_.storages().at(index);
-  if (begin > end || end > static_cast<uint64_t>(storage.nbytes)) {
+  check_range(storage, begin, end, begin, end);
+  if (!storage.file_offset) {
+    read_streamed(index, begin, end, destination);
+    return;
+  }
+  // With a CRC to check, every byte of the record is read once; without one (safetensors),
+  // only the range.
+  if (!storage.crc32) {
+    read_direct(index, begin, end, destination, begin, end, /*with_crc=*/false);
+    return;
+  }
+  const uint32_t crc = read_direct(index, begin, end, destination, 0, storage.stored_size, /*with_crc=*/true);
+  if (crc != *storage.crc32) {
+    fail_file(file_.path(), fmt::format("storage record '{}' fails its CRC-32 check (the file is corrupt)",
+                                        printable(record_name(storage))));
+  }
+}
+
+std::optional<uint32_t> StorageReader::read_part(size_t index, uint64_t begin, uint64_t end, char* destination,
+                                                 uint64_t span_begin, uint64_t span_end) const {
+  const CheckpointStorage& storage = file_.storages().at(index);
+  check_range(storage, begin, end, span_begin, span_end);
+  if (!storage.file_offset || !storage.crc32) {
+    read(index, begin, end, destination);  // streams deflated records (checked), or reads the range
+    return std::nullopt;
+  }
+  return read_direct(index, begin, end, destination, span_begin, span_end, /*with_crc=*/true);
+}
+
+void StorageReader::check_range(const CheckpointStorage& storage, uint64_t begin, uint64_t end, uint64_t span_begin,
+                                uint64_t span_end) const {
+  const uint64_t limit = storage.file_offset ? storage.stored_size : static_cast<uint64_t>(storage.nbytes);
+  if (begin > end || end > static_cast<uint64_t>(storage.nbytes) || span_begin > begin || span_end < end ||
+      span_end > limit) {
     fail_file(file_.path(), fmt::format("bytes {}..{} asked of storage '{}', which holds {}", begin, end,
                                         printable(record_name(storage)), storage.nbytes));
   }
-  if (storage.file_offset) {
-    read_direct(index, begin, end, destination, /*whole_record=*/true);
-  } else {
-    read_streamed(index, begin, end, destination);
-  }
 }
 
-void StorageReader::read_part(size_t index, uint64_t begin, uint64_t end, char* destination) const {
-  const CheckpointStorage& storage = file_.storages().at(index);
-  if (!storage.file_offset || begin > end || end > static_cast<uint64_t>(storage.nbytes)) {
-    read(index, begin, end, destination);  // checks the range, streams deflated records
-    return;
-  }
-  read_direct(index, begin, end, destination, /*whole_record=*/false);
-}
-
-void StorageReader::read_direct(size_t index, uint64_t begin, uint64_t end, char* destination,
-                                bool whole_record) const {
+uint32_t StorageReader::read_direct(size_t index, uint64_t begin, uint64_t end, char* destination, uint64_t first,
+                                    uint64_t last, bool with_crc) const {
   const CheckpointStorage& storage = file_.storages()[index];
   const std::string record = record_name(storage);
-  // With a CRC to check, every byte of the record is read once; without one (safetensors,
-  // or one rank's part), only the range.
-  const bool verify = whole_record && storage.crc32.has_value();
-  const uint64_t first = verify ? 0 : begin;
-  const uint64_t last = verify ? storage.stored_size : end;
   std::unique_ptr<char[]> scratch;
   uLong crc = crc32(0L, Z_NULL, 0);
   for (uint64_t at = first; at < last;) {
@@ -103,13 +117,10 @@ void StorageReader::read_direct(size_t index, uint64_t begin, uint64_t end, char
       into = scratch.get();
     }
     pread_fully(fd_, into, static_cast<size_t>(size), *storage.file_offset + at, file_.path(), record);
-    if (verify) crc = crc32(crc, reinterpret_cast<const Bytef*>(into), static_cast<uInt>(size));
+    if (with_crc) crc = crc32(crc, reinterpret_cast<const Bytef*>(into), static_cast<uInt>(size));
     at += size;
   }
-  if (verify && crc != *storage.crc32) {
-    fail_file(file_.path(), fmt::format("storage record '{}' fails its CRC-32 check (the file is corrupt)",
-                                        printable(record)));
-  }
+  return with_crc ? static_cast<uint32_t>(crc) : 0;
 }
 
 void StorageReader::read_streamed(size_t index, uint64_t begin, uint64_t end, char* destination) const {

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "checkpoint/checkpoint_reader.hpp"
 
@@ -28,16 +29,27 @@ class StorageReader {
   // or a record fails its CRC-32; `destination` may then hold part of the bytes.
   void read(size_t index, uint64_t begin, uint64_t end, char* destination) const;
 
-  // The same for one rank's part of a record under --strategy shard: only [begin, end) is
-  // read (the point of sharding the load), so the record's CRC-32, which covers every
-  // rank's part, is not checked here. Deflated records are still read whole (and checked).
-  void read_part(size_t index, uint64_t begin, uint64_t end, char* destination) const;
+  // One rank's part of a record under --strategy shard: [begin, end) lands in
+  // `destination`, and only the bytes of [span_begin, span_end), which hold it, are read
+  // (the point of sharding the load). The record's CRC-32 covers every rank's part, so it
+  // cannot be checked here: returned is the CRC-32 of the span, which the ranks combine
+  // (program/slice_reader.hpp; their spans tile the record). nullopt when there is nothing
+  // to combine: a record without a CRC (safetensors), or a deflated one, which is read
+  // whole and checked here.
+  std::optional<uint32_t> read_part(size_t index, uint64_t begin, uint64_t end, char* destination,
+                                    uint64_t span_begin, uint64_t span_end) const;
 
   // True when storage `index` lies in the file as is (pread-able, thread-safe).
   bool direct(size_t index) const;
 
  private:
-  void read_direct(size_t index, uint64_t begin, uint64_t end, char* destination, bool whole_record) const;
+  // InputError unless begin <= end <= the storage's bytes and [begin, end) lies in the span.
+  void check_range(const CheckpointStorage& storage, uint64_t begin, uint64_t end, uint64_t span_begin,
+                   uint64_t span_end) const;
+  // Reads [first, last) of a stored record, copies [begin, end) (inside it) to destination;
+  // returns the CRC-32 of [first, last) when asked for, else 0.
+  uint32_t read_direct(size_t index, uint64_t begin, uint64_t end, char* destination, uint64_t first, uint64_t last,
+                       bool with_crc) const;
   void read_streamed(size_t index, uint64_t begin, uint64_t end, char* destination) const;
 
   const CheckpointFile& file_;

@@ -8,7 +8,7 @@
 
 #include "core/errors.hpp"
 #include "core/finding.hpp"
-#include "load/storage_reader.hpp"
+#include "program/slice_reader.hpp"
 #include "walk/dtype_names.hpp"
 #include "model/gpt.hpp"
 #include "repair/materializer.hpp"
@@ -156,29 +156,15 @@ LoadOptions load_options(RankSession& session, const InitPlan& plan) {
 }
 
 // --strategy shard, "load": this rank's slice of one frozen weight, straight from the file
-// when the file stores it as the model does (contiguous, same shape and dtype, no QKV
-// reordering); false when it does not.
-bool read_slice(RankSession& session, const InitPlan& plan, const CheckpointKeyMap& keys, const StorageReader& reader,
+// when the file stores it as the model does (SliceReader::read, no QKV reordering); false
+// when it does not.
+bool read_slice(RankSession& session, const InitPlan& plan, const CheckpointKeyMap& keys, SliceReader& reader,
                 ShardedTensor& tensor, LoadResult& result) {
   const auto match = keys.find(tensor.name());
   if (!match || match->reorder_rows) return false;
   const CheckpointFile& file = *plan.checkpoint;
-  const CheckpointTensor& entry = file.tensors()[match->entry];
-  const c10::ScalarType dtype = tensor.handle.scalar_type();
-  if (entry.is_meta() || !entry.contiguous || entry.shape != tensor.shape || scalar_type_from_name(entry.dtype) != dtype) {
-    return false;
-  }
-  ShardedTensors& shards = *session.shards();
-  shards.allocate(tensor, plan.device, dtype);
-  const uint64_t element = c10::elementSize(dtype);
-  const uint64_t begin = static_cast<uint64_t>(entry.storage_offset + tensor.slice.begin) * element;
-  const uint64_t end = static_cast<uint64_t>(entry.storage_offset + tensor.slice.end) * element;
-  if (end > begin) {
-    torch::Tensor part = tensor.local.narrow(0, 0, tensor.slice.size());
-    torch::Tensor into = plan.device.is_cpu() ? part : torch::empty({tensor.slice.size()}, part.options().device(torch::kCPU));
-    reader.read_part(*entry.storage, begin, end, static_cast<char*>(into.data_ptr()));
-    if (!plan.device.is_cpu()) part.copy_(into);
-  }
+  const std::optional<uint64_t> bytes = reader.read(tensor, file.tensors()[match->entry], plan.device);
+  if (!bytes) return false;
   session.tracker().mark_allocated(tensor.handle, plan.device.str());
   session.tracker().mark_written(tensor.handle, LedgerEvent::Loaded);
   const std::string detail = fmt::format("slice [{}, {}) from {} '{}'", tensor.slice.begin, tensor.slice.end,
@@ -187,7 +173,7 @@ bool read_slice(RankSession& session, const InitPlan& plan, const CheckpointKeyM
     session.ledger().note(name, LedgerEvent::Loaded, detail);
     result.loaded.push_back(name);
   }
-  result.bytes_read += end - begin;
+  result.bytes_read += *bytes;
   return true;
 }
 
@@ -205,7 +191,7 @@ LoadResult load_sharded(RankSession& session, const InitPlan& plan, LoadOptions 
     result = load_checkpoint(session.walker(), session.tracker(), *plan.checkpoint, options, &session.ledger());
   }
   const CheckpointKeyMap keys(*plan.checkpoint, options.keys, options.hide_keys);
-  const StorageReader reader(*plan.checkpoint);
+  SliceReader reader(*plan.checkpoint, shards);
   for (ShardedTensor& tensor : shards.tensors()) {
     if (!tensor.handle.is_meta() || plan.offloaded(tensor.name())) continue;
     if (read_slice(session, plan, keys, reader, tensor, result)) continue;
@@ -216,6 +202,7 @@ LoadResult load_sharded(RankSession& session, const InitPlan& plan, LoadOptions 
     result.bytes_read += whole.bytes_read;
     if (!tensor.handle.is_meta()) shards.keep_slice(tensor, tensor.handle, plan.device);
   }
+  if (plan.slice_collective) reader.verify(*plan.slice_collective);
   sort_findings(result.findings);
   return result;
 }

@@ -37,6 +37,9 @@ struct InitPlan {
   const CheckpointFile* checkpoint = nullptr;
   // `--strategy shard`: every frozen weight is split across the ranks (program/sharded_init.hpp).
   bool shard = false;
+  // The collective that checks the CRC-32s of the records the ranks read in slices
+  // (program/slice_reader.hpp): the trainer's; none in a process that simulates the ranks.
+  SliceGatherer* slice_collective = nullptr;
   // `train --resume`: rank 0 reads the run's own checkpoint at "load", after plan.checkpoint.
   std::function<void(RankSession&)> resume;
 

@@ -1,6 +1,7 @@
 #include "train/run_checkpoint.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -13,7 +14,9 @@
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
 #include "model/gpt.hpp"
+#include "program/slice_reader.hpp"
 #include "repair/in_place.hpp"
+#include "train/saved_state_dict.hpp"
 #include "walk/dtype_names.hpp"
 
 namespace metaguard {
@@ -37,35 +40,6 @@ void write_named(const std::string& path, const NamedTensors& named) {
     tensors.push_back(whole_storage_tensor(name, dtype_name(tensor.scalar_type()), tensor.sizes().vec(), it->second));
   }
   write_torch_checkpoint(path, storages, tensors);
-}
-
-// Reads a state dict written by write_named (any torch.save zip works) into CPU tensors.
-std::unordered_map<std::string, torch::Tensor> read_named(const std::string& path) {
-  CheckpointFile file = CheckpointFile::open(path);
-  std::vector<torch::Tensor> storages(file.storages().size());
-  std::unordered_map<std::string, torch::Tensor> out;
-  for (const auto& entry : file.tensors()) {
-    if (entry.is_meta()) throw InputError(fmt::format("'{}': '{}' is a meta entry with no data", path, entry.name));
-    const size_t index = *entry.storage;
-    const CheckpointStorage& storage = file.storages()[index];
-    auto dtype = scalar_type_from_name(storage.dtype);
-    if (!dtype) throw InputError(fmt::format("'{}': '{}' has dtype {}, which this build cannot hold", path, entry.name, storage.dtype));
-    if (!storages[index].defined()) {
-      torch::Tensor bytes = torch::empty({storage.numel}, torch::TensorOptions().dtype(*dtype));
-      auto stream = file.open_storage(index);
-      char* cursor = static_cast<char*>(bytes.data_ptr());
-      int64_t left = storage.nbytes;
-      while (left > 0) {
-        size_t got = stream->read(cursor, static_cast<size_t>(left));
-        if (got == 0) throw InputError(fmt::format("'{}': storage of '{}' ends early", path, entry.name));
-        cursor += got;
-        left -= static_cast<int64_t>(got);
-      }
-      storages[index] = bytes;
-    }
-    out[entry.name] = storages[index].as_strided(entry.shape, entry.stride, entry.storage_offset);
-  }
-  return out;
 }
 
 std::string step_folder(int64_t step) { return fmt::format("checkpoints/step-{:06d}", step); }
@@ -117,53 +91,62 @@ RunState RunCheckpoint::read(const std::string& dir, const std::string& flag) {
   return RunState::from_json(document, fmt::format("{} '{}'", flag, path));
 }
 
-std::vector<std::string> RunCheckpoint::load_weights(const std::string& dir, const RunState& state, RankSession& session,
-                                                     torch::Device device) {
-  const std::string path = (fs::path(dir) / state.weights).string();
-  auto saved = read_named(path);
+LoadResult RunCheckpoint::load_weights(const std::string& dir, const RunState& state, RankSession& session,
+                                                     torch::Device device, SliceGatherer* slice_collective) {
+  SavedStateDict saved((fs::path(dir) / state.weights).string());
+  const std::string& path = saved.path();
   session.walker().refresh();
   // Everything the file must hold: the adapters, or every parameter and persistent buffer.
   for (const auto& live : session.walker().tensors()) {
     const bool adapter = live.kind == TensorKind::Parameter && is_lora_parameter_name(live.name);
     const bool expected = state.full ? is_persistent(live.kind) : adapter;
-    if (expected && live.tensor.defined() && !saved.count(live.name)) {
+    if (expected && live.tensor.defined() && !saved.find(live.name)) {
       throw InputError(fmt::format("--resume '{}': '{}' lacks '{}'", dir, path, live.name));
     }
   }
   torch::NoGradGuard no_grad;
-  std::vector<std::string> loaded;
+  LoadResult loaded;
   ShardedTensors* shards = session.shards();
+  std::optional<SliceReader> slices;
+  if (shards) slices.emplace(saved.file(), *shards);
   for (auto& live : session.walker().tensors()) {
-    auto it = saved.find(live.name);
-    if (it == saved.end() || !live.tensor.defined()) continue;
-    const torch::Tensor& value = it->second;
-    // --strategy shard: every rank keeps its slice of a frozen weight; the rest comes from
+    const CheckpointTensor* entry = saved.find(live.name);
+    if (!entry || !live.tensor.defined()) continue;
+    // --strategy shard: every rank reads its slice of a frozen weight; the rest comes from
     // rank 0 at "broadcast", as in a replicated run.
     ShardedTensor* sharded = shards ? shards->find(live.name) : nullptr;
     if (shards && !sharded && session.rank() != 0) continue;
     const c10::IntArrayRef model_shape = sharded ? c10::IntArrayRef(sharded->shape) : live.tensor.sizes();
-    if (value.sizes() != model_shape || value.scalar_type() != live.tensor.scalar_type()) {
+    if (c10::IntArrayRef(entry->shape) != model_shape || scalar_type_from_name(entry->dtype) != live.tensor.scalar_type()) {
       throw InputError(fmt::format("--resume '{}': '{}' is {} {} in '{}' but {} {} in the model", dir, live.name,
-                                   dtype_name(value.scalar_type()), fmt::join(value.sizes(), "x"), path,
+                                   entry->dtype, fmt::join(entry->shape, "x"), path,
                                    dtype_name(live.tensor.scalar_type()), fmt::join(model_shape, "x")));
     }
     if (sharded) {
-      shards->keep_slice(*sharded, value, device);
+      // A weight stored another way (a view of a larger storage) is read whole and cut.
+      std::optional<uint64_t> bytes = slices->read(*sharded, *entry, device);
+      if (!bytes) {
+        shards->keep_slice(*sharded, saved.read(*entry), device);
+        bytes = static_cast<uint64_t>(entry->numel) * live.tensor.element_size();
+      }
+      loaded.bytes_read += *bytes;
       session.tracker().mark_allocated(live.tensor, device.str());
     } else {
       if (live.tensor.is_meta()) {
         swap_in_place(live.tensor, torch::empty(live.tensor.sizes(), live.tensor.options().device(device)));
         session.tracker().mark_allocated(live.tensor, live.tensor.device().str());
       }
-      live.tensor.copy_(value);
+      live.tensor.copy_(saved.read(*entry));
+      loaded.bytes_read += static_cast<uint64_t>(live.tensor.nbytes());
     }
     session.tracker().mark_written(live.tensor, LedgerEvent::Loaded);
     session.ledger().note(live.name, LedgerEvent::Loaded, fmt::format("from {}", path));
-    loaded.push_back(live.name);
+    loaded.loaded.push_back(live.name);
   }
-  for (const auto& [name, value] : saved) {
-    if (!session.walker().find(name)) {
-      throw InputError(fmt::format("--resume '{}': '{}' holds '{}', which this model does not have", dir, path, name));
+  if (slices && slice_collective) slices->verify(*slice_collective);
+  for (const auto& entry : saved.file().tensors()) {
+    if (!session.walker().find(entry.name)) {
+      throw InputError(fmt::format("--resume '{}': '{}' holds '{}', which this model does not have", dir, path, entry.name));
     }
   }
   return loaded;
@@ -172,7 +155,7 @@ std::vector<std::string> RunCheckpoint::load_weights(const std::string& dir, con
 void RunCheckpoint::load_optimizer(const std::string& dir, const RunState& state, torch::optim::AdamW& optimizer,
                                    const NamedTensors& trainable) {
   const std::string path = (fs::path(dir) / state.optimizer).string();
-  auto saved = read_named(path);
+  auto saved = SavedStateDict(path).read_all();
   if (state.step == 0) return;
   for (const auto& [name, parameter] : trainable) {
     auto get = [&](const std::string& key) {

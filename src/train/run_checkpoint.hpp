@@ -6,6 +6,7 @@
 #include <torch/optim/adamw.h>
 #include <torch/types.h>
 
+#include "load/checkpoint_loader.hpp"
 #include "program/rank_session.hpp"
 #include "train/run_state.hpp"
 
@@ -35,10 +36,13 @@ class RunCheckpoint {
 
   // Copies the saved weights into the session's live tensors in place (same TensorImpl, so
   // aliases and optimizers stay valid), marks them written by "load" and notes "loaded" in
-  // the ledger; a tensor still on meta is materialized on `device`. Returns the names loaded.
-  // InputError for a missing, corrupt or mismatching file.
-  static std::vector<std::string> load_weights(const std::string& dir, const RunState& state, RankSession& session,
-                                               torch::Device device);
+  // the ledger; a tensor still on meta is materialized on `device`. Returns the names loaded
+  // and the tensor bytes read (a tied weight's once per name).
+  // InputError for a missing, corrupt or mismatching file. Under --strategy shard every rank
+  // calls it, reads only its slices of the frozen weights (rank 0 also the rest) and, given
+  // `slice_collective`, checks the records' CRC-32s with the other ranks (a collective).
+  static LoadResult load_weights(const std::string& dir, const RunState& state, RankSession& session,
+                                               torch::Device device, SliceGatherer* slice_collective = nullptr);
 
   // Restores AdamW's state for the named parameters. InputError as above.
   static void load_optimizer(const std::string& dir, const RunState& state, torch::optim::AdamW& optimizer,

@@ -130,10 +130,12 @@ InitPlan Trainer::init_plan() {
   plan.threads = setup_.threads;
   plan.checkpoint = setup_.checkpoint.get();
   plan.shard = setup_.shard;
+  plan.slice_collective = replicator_.get();
   if (setup_.resume) {
     plan.resume = [this](RankSession& session) {
-      auto loaded = RunCheckpoint::load_weights(setup_.options.resume, *setup_.resume, session, device_);
-      log(fmt::format("resumed {} tensors from {} (step {})", loaded.size(), setup_.options.resume, setup_.resume->step));
+      auto loaded = RunCheckpoint::load_weights(setup_.options.resume, *setup_.resume, session, device_, replicator_.get());
+      log(fmt::format("resumed {} tensors ({:.1f} MB) from {} (step {})", loaded.loaded.size(),
+                      static_cast<double>(loaded.bytes_read) / 1e6, setup_.options.resume, setup_.resume->step));
     };
   }
   return plan;

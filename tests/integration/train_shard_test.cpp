@@ -3,10 +3,14 @@
 // slices, and on the nano model empty ones); every rank reads only its slices of a
 // checkpoint; what a sharded run saves is a whole model that PyTorch's torch.load reads
 // and that equals the replicated run's; a sharded run resumes as a replicated one does.
+#include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include "checkpoint/checkpoint_reader.hpp"
 #include "integration/train_process.hpp"
 #include "support/paths.hpp"
 
@@ -47,14 +51,45 @@ void check_same_losses(const json& a, const json& b) {
   for (size_t i = 0; i < va.size(); ++i) CHECK(std::abs(va[i]["loss"].get<double>() - vb[i]["loss"].get<double>()) < 1e-5);
 }
 
-// "rank 1: loaded 17 tensors (0.1 MB) from ..." -> bytes by rank, from the ranks' log lines.
-std::map<int, double> loaded_megabytes(const std::string& log) {
+// Megabytes read by rank, from the ranks' log lines: "rank 1: loaded 17 tensors (0.1 MB)
+// from ..." (--checkpoint) or "[rank 1] resumed 17 tensors (0.1 MB) from ..." (--resume).
+std::map<int, double> megabytes_by_rank(const std::string& log, const std::string& pattern) {
   std::map<int, double> out;
-  static const std::regex line(R"(rank (\d+): loaded \d+ tensors \(([0-9.]+) MB\))");
+  const std::regex line(pattern);
   for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator(); ++it) {
     out[std::stoi((*it)[1])] = std::stod((*it)[2]);
   }
   return out;
+}
+const char* const kLoaded = R"(rank (\d+): loaded \d+ tensors \(([0-9.]+) MB\))";
+const char* const kResumed = R"(\[rank (\d+)\] resumed \d+ tensors \(([0-9.]+) MB\))";
+
+// A copy of the torch.save file `from` at `to` with one bit flipped in the middle of the
+// record that holds `tensor`; returns the record's name.
+std::string corrupt_copy(const std::string& from, const std::string& to, const std::string& tensor) {
+  const metaguard::CheckpointFile file = metaguard::CheckpointFile::open(from);
+  for (const auto& entry : file.tensors()) {
+    if (entry.name != tensor) continue;
+    const metaguard::CheckpointStorage& storage = file.storages().at(*entry.storage);
+    std::string bytes = test::slurp(from);
+    bytes.at(*storage.file_offset + storage.stored_size / 2) ^= 0x04;
+    std::ofstream(to, std::ios::binary) << bytes;
+    return storage.record;
+  }
+  FAIL("no tensor " << tensor << " in " << from);
+  return "";
+}
+
+// Every rank of a failed run names the record whose combined CRC-32 failed.
+void check_every_rank_refuses(const test::TrainRun& run, int ranks, const std::string& file, const std::string& record) {
+  INFO(run.err);
+  CHECK(run.exit_code == 2);
+  for (int r = 0; r < ranks; ++r) {
+    CAPTURE(r);
+    CHECK(run.err.find(fmt::format("rank {} stopped at load: '{}': storage record '{}' fails its CRC-32 check (the file is "
+                                   "corrupt; its {} ranks' parts combined)",
+                                   r, file, record, ranks)) != std::string::npos);
+  }
 }
 
 }  // namespace
@@ -130,8 +165,8 @@ TEST_CASE("train: under shard every rank reads only its own slices of --checkpoi
   test::TrainRun shard = run_ok(shard_args("shard", 3, {"--checkpoint", base}, 4));
   check_same_losses(replicate.report, shard.report);
   CHECK(shard.report["training"]["frozen_weights_hash"] == replicate.report["training"]["frozen_weights_hash"]);
-  const auto whole = loaded_megabytes(replicate.err);
-  const auto parts = loaded_megabytes(shard.err);
+  const auto whole = megabytes_by_rank(replicate.err, kLoaded);
+  const auto parts = megabytes_by_rank(shard.err, kLoaded);
   REQUIRE(whole.size() == 1);  // replicate: rank 0 reads, the others receive
   REQUIRE(parts.size() == 3);
   double sum = 0;
@@ -178,7 +213,36 @@ TEST_CASE("train: a sharded run resumes from its whole-model checkpoint as a rep
   test::TrainRun shard = run_ok(shard_args("shard", 3, {"--save-full", "--resume", b.path(), "--out", b.path()}, 4));
   check_same_losses(replicate.report, shard.report);
   CHECK(test::losses(shard.report).size() == 4);
-  CHECK(shard.err.find("rank 2] resumed") != std::string::npos);  // every rank read its slices
+  // Replicate: rank 0 reads the file. Shard: every rank reads its third of the frozen
+  // weights (rank 0 also the adapters and buffers), the whole file between them.
+  const auto whole = megabytes_by_rank(replicate.err, kResumed);
+  const auto parts = megabytes_by_rank(shard.err, kResumed);
+  REQUIRE(whole.size() == 1);
+  REQUIRE(parts.size() == 3);
+  double sum = 0;
+  for (const auto& [rank, mb] : parts) {
+    CAPTURE(rank);
+    CHECK(mb < (rank == 0 ? whole.at(0) * 0.6 : whole.at(0) / 2));
+    sum += mb;
+  }
+  CHECK(std::abs(sum - whole.at(0)) <= 0.15);
+}
+
+TEST_CASE("train: under shard the ranks check a record's CRC-32 together, though each reads only its part",
+          "[train][shard][load]") {
+  test::RunDir dir;
+  // --checkpoint: a flipped bit in the middle of the head's record, which rank 1 reads.
+  const std::string bad = dir.file("micro-corrupt.pt");
+  const std::string record = corrupt_copy(test::source_path("fixtures/checkpoints/models/micro.pt"), bad, "lm_head.weight");
+  check_every_rank_refuses(test::train(shard_args("shard", 3, {"--checkpoint", bad}, 2)), 3, bad, record);
+
+  // --resume: the same in the run's own whole-model checkpoint.
+  run_ok(shard_args("shard", 2, {"--save-full", "--out", dir.path()}, 2));
+  const std::string weights = dir.file(test::read_json(dir.file("run.json"))["weights"].get<std::string>());
+  const std::string saved = corrupt_copy(weights, weights + ".corrupt", "transformer.wte.weight");
+  std::filesystem::rename(weights + ".corrupt", weights);
+  check_every_rank_refuses(test::train(shard_args("shard", 2, {"--resume", dir.path(), "--out", dir.path()}, 4)), 2,
+                           weights, saved);
 }
 
 TEST_CASE("train: --strategy shard refuses what it cannot do, in one line", "[train][shard][input]") {

@@ -278,7 +278,7 @@ TEST_CASE("train run checkpoint: save, read back in place, and resume the optimi
   std::vector<const c10::TensorImpl*> identities;
   for (auto& [name, p] : restored_params) identities.push_back(p.unsafeGetTensorImpl());
   auto loaded = RunCheckpoint::load_weights(dir.path, read, *restored, torch::kCPU);
-  CHECK(loaded.size() == params.size());
+  CHECK(loaded.loaded.size() == params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     CAPTURE(params[i].first);
     CHECK(torch::equal(params[i].second, restored_params[i].second));
