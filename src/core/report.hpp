@@ -44,6 +44,7 @@ struct TrainingInfo {
   std::string backend;  // collectives: "gloo" | "nccl" (empty likewise)
   std::string strategy;  // "replicate" | "shard" (empty in reports written before 0.3)
   double gather_seconds = 0;  // shard: rank 0's seconds in all-gathers of weights (forward and backward)
+  bool activation_checkpointing = false;  // shard: each block recomputed in backward
   // Hex hash of the frozen weights, the same under replicate and shard (empty: not computed).
   std::string frozen_weights_hash;
   std::vector<double> losses;

@@ -25,7 +25,7 @@ ShardedTensors::ShardedTensors(ModuleWalker& walker, int rank, int world_size) :
   for (const auto& members : tie_groups(frozen)) {
     const torch::Tensor& tensor = members.front()->tensor;
     ShardLayout layout(tensor.numel(), world_size);
-    ShardedTensor sharded{{}, tensor, tensor.sizes().vec(), layout, layout.slice(rank), gather_unit(members.front()->name), {}};
+    ShardedTensor sharded{{}, tensor, tensor.sizes().vec(), layout, layout.slice(rank), gather_unit(members.front()->name), {}, {}};
     for (const LiveTensor* member : members) sharded.names.push_back(member->name);
     const size_t index = tensors_.size();
     for (const auto& name : sharded.names) by_name_[name] = index;
@@ -45,6 +45,26 @@ ShardedTensor* ShardedTensors::find(const std::string& name) {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
+
+namespace {
+
+// A storage's bytes, freed and allocated again in place: the StorageImpl (and so every
+// tensor and view that shares it) stays, only its memory comes and goes.
+void free_bytes(const torch::Tensor& tensor) {
+  c10::StorageImpl* storage = tensor.storage().unsafeGetStorageImpl();
+  storage->set_data_ptr_noswap(c10::DataPtr(nullptr, tensor.device()));
+  storage->set_nbytes(0);
+}
+
+void allocate_bytes(const torch::Tensor& tensor) {
+  c10::StorageImpl* storage = tensor.storage().unsafeGetStorageImpl();
+  const size_t bytes = static_cast<size_t>(tensor.numel()) * tensor.element_size();
+  if (storage->nbytes() == bytes) return;
+  storage->set_data_ptr_noswap(storage->allocator()->allocate(bytes));
+  storage->set_nbytes(bytes);
+}
+
+}  // namespace
 
 void ShardedTensors::rest(ShardedTensor& tensor) {
   swap_in_place(tensor.handle, tensor.local.narrow(0, 0, tensor.slice.size()));
@@ -90,21 +110,29 @@ void ShardedTensors::gather(const std::string& unit, SliceGatherer& gatherer) {
       throw std::logic_error(fmt::format("ShardedTensors::gather: {} holds no data on rank {}", tensor.name(), rank_));
     }
     const int64_t per_rank = tensor.layout.per_rank();
-    torch::Tensor full = torch::empty({tensor.layout.padded_numel()}, tensor.local.options());
+    if (!tensor.full.defined() || tensor.full.scalar_type() != tensor.local.scalar_type() ||
+        tensor.full.device() != tensor.local.device()) {
+      tensor.full = torch::empty({tensor.layout.padded_numel()}, tensor.local.options());
+    } else {
+      allocate_bytes(tensor.full);
+    }
     const int64_t piece = std::max<int64_t>(1, kGatherPieceBytes / static_cast<int64_t>(tensor.local.element_size()));
     std::vector<torch::Tensor> outputs(world_size_);
     for (int64_t first = 0; first < per_rank; first += piece) {
       const int64_t size = std::min(piece, per_rank - first);
-      for (int r = 0; r < world_size_; ++r) outputs[r] = full.narrow(0, r * per_rank + first, size);
+      for (int r = 0; r < world_size_; ++r) outputs[r] = tensor.full.narrow(0, r * per_rank + first, size);
       gatherer.all_gather(tensor.local.narrow(0, first, size), outputs, fmt::format("all-gather {}", tensor.name()));
     }
-    swap_in_place(tensor.handle, full.narrow(0, 0, tensor.layout.numel()).view(tensor.shape));
+    swap_in_place(tensor.handle, tensor.full.narrow(0, 0, tensor.layout.numel()).view(tensor.shape));
   }
 }
 
 void ShardedTensors::release(const std::string& unit) {
   for (size_t index : members(unit)) {
-    if (tensors_[index].local.defined()) rest(tensors_[index]);
+    ShardedTensor& tensor = tensors_[index];
+    if (!tensor.local.defined()) continue;
+    rest(tensor);
+    if (tensor.full.defined()) free_bytes(tensor.full);
   }
 }
 

@@ -32,6 +32,11 @@ struct ShardedTensor {
   // layout.per_rank() elements: this rank's slice, then padding (what the all-gather
   // sends). Undefined while the tensor has no data on this rank.
   torch::Tensor local;
+  // The gathered whole (padded_numel() elements): one storage for every gather of the
+  // tensor, its bytes freed at release and allocated again at the next gather, so what
+  // autograd keeps of a gathered weight (views such as weight.t()) reads the next gather's
+  // values (how FSDP frees and refills its flat parameters). Undefined before the first.
+  torch::Tensor full;
 
   const std::string& name() const { return names.front(); }
   // " (rank 2's slice [44, 64) of 64 elements)": what a finding adds to the tensor's name.
@@ -41,8 +46,8 @@ struct ShardedTensor {
 // The frozen weights of one rank's model, each split across ranks (core/shard_layout.hpp):
 // at rest a weight's TensorImpl holds only this rank's slice, a 1-D view into `local`, so
 // the module members, the walker and the guard see exactly what the rank holds. gather()
-// makes a unit's weights whole (a fresh full buffer swapped in, identity kept); release()
-// swaps the slice back and the full buffer is freed.
+// makes a unit's weights whole (the full buffer's bytes allocated, all-gathered and swapped
+// in, identity kept); release() swaps the slice back and frees the full buffer's bytes.
 //
 // Which weights: the parameters that do not train (a LoRA run's base weights). Trainable
 // parameters (the adapters) and every buffer stay replicated; derived buffers are
@@ -71,9 +76,10 @@ class ShardedTensors {
 
   // The gather units of the model, in the walk's order (LitGPT registers the head first).
   const std::vector<std::string>& units() const { return units_; }
-  // Collective: every rank gathers the same unit (a unit with no sharded weight: nothing). The unit's weights hold their full values
-  // until release(unit). The all-gather goes in pieces of at most kGatherPieceBytes per
-  // rank, so a gather costs the full tensor plus one piece from every rank.
+  // Collective: every rank gathers the same unit (a unit with no sharded weight: nothing).
+  // The unit's weights hold their full values until release(unit). The all-gather goes in
+  // pieces of at most kGatherPieceBytes per rank, so a gather costs the full tensor plus one
+  // piece from every rank.
   void gather(const std::string& unit, SliceGatherer& gatherer);
   void release(const std::string& unit);
   // What this rank holds (the report's "shards" row): its slices, and which are empty.

@@ -239,6 +239,7 @@ json report_to_json(const Report& report, bool include_tensors) {
         {"backend", training.backend},
         {"strategy", training.strategy},
         {"gather_seconds", training.gather_seconds},
+        {"activation_checkpointing", training.activation_checkpointing},
         {"frozen_weights_hash", training.frozen_weights_hash.empty() ? json(nullptr) : json(training.frozen_weights_hash)},
         {"losses", training.losses},
         {"val_losses", std::move(val_losses)},
@@ -317,6 +318,7 @@ Report report_from_json(const json& document, const std::string& origin) {
     if (t.has("backend")) training.backend = t.string("backend");
     if (t.has("strategy")) training.strategy = t.string("strategy");
     if (t.has("gather_seconds")) training.gather_seconds = t.number("gather_seconds");
+    if (t.has("activation_checkpointing")) training.activation_checkpointing = t.boolean("activation_checkpointing");
     if (t.has("frozen_weights_hash") && t.at("frozen_weights_hash").is_string()) {
       training.frozen_weights_hash = t.string("frozen_weights_hash");
     }

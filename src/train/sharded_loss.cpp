@@ -84,14 +84,59 @@ struct CheckpointedUnit : public torch::autograd::Function<CheckpointedUnit> {
   }
 };
 
+// Without activation checkpointing a part's forward builds its graph while its units are
+// gathered, and autograd keeps views of the gathered weights; release() frees their bytes,
+// not the storage those views share. Two identity functions bracket the part so backward
+// gathers its units again just before the part's nodes run and releases them just after:
+// GatherInBackward on its output (the first node of the part backward reaches) and
+// ReleaseInBackward on its input (reached once every node of the part has run; it also
+// takes the part's adapters, so autograd reaches it even where the input needs no gradient).
+struct GatherInBackward : public torch::autograd::Function<GatherInBackward> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& y, int64_t run_address) {
+    ctx->saved_data["run"] = run_address;
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    reinterpret_cast<const ShardedLoss::UnitRun*>(ctx->saved_data["run"].toInt())->gather(/*for_backward=*/true);
+    return {grad_outputs[0], torch::Tensor()};
+  }
+};
+
+struct ReleaseInBackward : public torch::autograd::Function<ReleaseInBackward> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, at::TensorList trainable,
+                               int64_t run_address) {
+    ctx->saved_data["run"] = run_address;
+    ctx->saved_data["trainable"] = static_cast<int64_t>(trainable.size());
+    return x;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    reinterpret_cast<const ShardedLoss::UnitRun*>(ctx->saved_data["run"].toInt())->release(/*for_backward=*/true);
+    variable_list result{grad_outputs[0]};
+    result.resize(2 + static_cast<size_t>(ctx->saved_data["trainable"].toInt()));  // nothing for the adapters
+    return result;
+  }
+};
+
 }  // namespace
 
-ShardedLoss::ShardedLoss(GPT& model, FusedHeadLoss& head, ShardedTensors& shards, SliceGatherer& gatherer)
-    : model_(model), head_(head), shards_(shards), gatherer_(gatherer) {
+ShardedLoss::ShardedLoss(GPT& model, FusedHeadLoss& head, ShardedTensors& shards, SliceGatherer& gatherer,
+                         bool checkpointing)
+    : model_(model), head_(head), shards_(shards), gatherer_(gatherer), checkpointing_(checkpointing) {
+  // The fused head loss computes its gradient in forward and keeps no weight for backward.
+  const c10::TensorImpl* head_weight =
+      head_.fused() ? model_->lm_head.base().weight.unsafeGetTensorImpl() : nullptr;
   for (const auto& tensor : shards_.tensors()) {
+    const bool read_in_backward = tensor.handle.unsafeGetTensorImpl() != head_weight;
     for (const auto& name : tensor.names) {  // a tied weight is needed by both its parts
-      auto& units = units_[region_of(name)];
+      const std::string region = region_of(name);
+      auto& units = units_[region];
       if (std::find(units.begin(), units.end(), tensor.unit) == units.end()) units.push_back(tensor.unit);
+      auto& again = backward_units_[region];
+      if (read_in_backward && std::find(again.begin(), again.end(), tensor.unit) == again.end()) {
+        again.push_back(tensor.unit);
+      }
     }
   }
   for (const auto& item : model_->named_parameters()) {
@@ -101,26 +146,45 @@ ShardedLoss::ShardedLoss(GPT& model, FusedHeadLoss& head, ShardedTensors& shards
 
 ShardedLoss::~ShardedLoss() = default;
 
-void ShardedLoss::UnitRun::gather() const {
+void ShardedLoss::UnitRun::gather(bool for_backward) const {
   const auto start = std::chrono::steady_clock::now();
-  for (const auto& unit : *units) owner->shards_.gather(unit, owner->gatherer_);
+  for (const auto& unit : for_backward ? *backward_units : *units) owner->shards_.gather(unit, owner->gatherer_);
   owner->gather_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void ShardedLoss::UnitRun::release() const {
-  for (const auto& unit : *units) owner->shards_.release(unit);
+void ShardedLoss::UnitRun::release(bool for_backward) const {
+  for (const auto& unit : for_backward ? *backward_units : *units) owner->shards_.release(unit);
 }
 
 std::vector<torch::Tensor> ShardedLoss::run_region(const std::string& region, const torch::Tensor& x, Body body) {
   static const std::vector<std::string> kNoUnits;
   static const std::vector<torch::Tensor> kNoParameters;
   auto units = units_.find(region);
+  auto again = backward_units_.find(region);
   auto trainable = trainable_.find(region);
   runs_.push_back(std::make_unique<UnitRun>(UnitRun{this, units == units_.end() ? &kNoUnits : &units->second,
+                                                    again == backward_units_.end() ? &kNoUnits : &again->second,
                                                     trainable == trainable_.end() ? &kNoParameters : &trainable->second,
                                                     std::move(body)}));
-  const auto address = reinterpret_cast<int64_t>(runs_.back().get());
-  return CheckpointedUnit::apply(x, at::TensorList(*runs_.back()->trainable), address);
+  const UnitRun& run = *runs_.back();
+  const auto address = reinterpret_cast<int64_t>(&run);
+  const bool backward_reaches = x.requires_grad() || !run.trainable->empty();
+  if (checkpointing_ || !torch::GradMode::is_enabled() || !backward_reaches) {
+    return CheckpointedUnit::apply(x, at::TensorList(*run.trainable), address);
+  }
+  // Kept: the graph of this forward is the backward's.
+  torch::Tensor input = ReleaseInBackward::apply(x, at::TensorList(*run.trainable), address);
+  run.gather();
+  std::vector<torch::Tensor> outputs;
+  try {
+    outputs = run.body(input);
+  } catch (...) {
+    run.release();
+    throw;
+  }
+  run.release();
+  outputs.front() = GatherInBackward::apply(outputs.front(), address);
+  return outputs;
 }
 
 torch::Tensor ShardedLoss::loss(const torch::Tensor& tokens, torch::Tensor* per_sequence) {

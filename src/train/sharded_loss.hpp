@@ -27,7 +27,12 @@ namespace metaguard {
 // recomputation.
 class ShardedLoss {
  public:
-  ShardedLoss(GPT& model, FusedHeadLoss& head, ShardedTensors& shards, SliceGatherer& gatherer);
+  // `checkpointing` false: no recomputation; each part's forward graph is kept for backward
+  // (as without FSDP's activation checkpointing), which gathers the part's units again
+  // (the fused head's weight excepted: its gradient is computed in forward) and releases
+  // them after the part's backward. Faster by the recomputation; holds every activation.
+  ShardedLoss(GPT& model, FusedHeadLoss& head, ShardedTensors& shards, SliceGatherer& gatherer,
+              bool checkpointing = true);
   ~ShardedLoss();
 
   // As FusedHeadLoss::loss: tokens (B, T + 1) -> the mean loss over B * T tokens.
@@ -43,10 +48,11 @@ class ShardedLoss {
   struct UnitRun {
     ShardedLoss* owner;
     const std::vector<std::string>* units;
+    const std::vector<std::string>* backward_units;  // what its kept graph reads in backward
     const std::vector<torch::Tensor>* trainable;
     Body body;
-    void gather() const;
-    void release() const;
+    void gather(bool for_backward = false) const;
+    void release(bool for_backward = false) const;
   };
 
  private:
@@ -59,10 +65,12 @@ class ShardedLoss {
   SliceGatherer& gatherer_;
   // By region: the gather units it needs, and its trainable parameters (its adapters).
   std::map<std::string, std::vector<std::string>> units_;
+  std::map<std::string, std::vector<std::string>> backward_units_;
   std::map<std::string, std::vector<torch::Tensor>> trainable_;
   // The runs of the latest loss(): their backward needs them until it is done.
   std::vector<std::unique_ptr<UnitRun>> runs_;
   double gather_seconds_ = 0;
+  bool checkpointing_;
 };
 
 }  // namespace metaguard

@@ -25,6 +25,7 @@ struct TrainOptions {
   std::string on_meta = "fail";   // off | warn | fail | repair
   std::vector<std::string> inject;  // fault names
   std::string strategy = "replicate";  // replicate | shard (frozen weights split across ranks)
+  std::string activation_checkpointing = "auto";  // on | off | auto (on under shard)
   uint64_t seed = 1337;
   std::string checkpoint;         // base weights rank 0 loads at "load" (src/load)
   std::string out;                // run directory: reports and checkpoints

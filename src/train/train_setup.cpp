@@ -161,6 +161,15 @@ TrainSetup prepare_training(const TrainOptions& options, int world_size, int loc
     throw InputError("--strategy shard: shards the frozen base weights of a LoRA run; with --lora none every weight "
                      "trains (use --strategy replicate, or a --lora spec)");
   }
+  const std::string& checkpointing = options.activation_checkpointing;
+  if (checkpointing != "on" && checkpointing != "off" && checkpointing != "auto") {
+    throw InputError(fmt::format("--activation-checkpointing '{}': expected on, off or auto", checkpointing));
+  }
+  if (checkpointing == "on" && !setup.shard) {
+    throw InputError("--activation-checkpointing on: only --strategy shard recomputes activations (replicate keeps "
+                     "them); add --strategy shard");
+  }
+  setup.checkpoint_activations = setup.shard && checkpointing != "off";
   // A sharded run builds on meta: no rank ever holds the whole model.
   setup.meta_init = world_size > 1 || setup.shard || any_needs_meta_build(setup.faults);
   check_faults(setup);

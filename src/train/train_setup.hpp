@@ -26,6 +26,7 @@ struct TrainSetup {
   std::set<Fault> faults;
   GuardPolicy policy = GuardPolicy::Fail;
   bool shard = false;             // --strategy shard
+  bool checkpoint_activations = false;  // shard: recompute each block in backward
   bool meta_init = false;         // build on meta and materialize (several ranks, or a meta fault)
   std::string data_path;          // resolved
   std::shared_ptr<const ByteCorpus> corpus;

@@ -199,7 +199,8 @@ void Trainer::prepare_optimizer() {
   buckets_ = std::make_unique<GradientBuckets>(parameters, /*extra_slots=*/2);
   head_loss_ = std::make_unique<FusedHeadLoss>(session_->model());
   if (ShardedTensors* shards = session_->shards()) {
-    sharded_loss_ = std::make_unique<ShardedLoss>(session_->model(), *head_loss_, *shards, *replicator_);
+    sharded_loss_ = std::make_unique<ShardedLoss>(session_->model(), *head_loss_, *shards, *replicator_,
+                                                  setup_.checkpoint_activations);
   }
   refresh_optimizer_entries();
 }
@@ -465,6 +466,7 @@ TrainingInfo Trainer::training_info() const {
   info.backend = world_ > 1 ? to_string(setup_.placement.backend) : "none";  // one rank: no collectives
   info.strategy = setup_.shard ? "shard" : "replicate";
   info.gather_seconds = sharded_loss_ ? sharded_loss_->gather_seconds() : 0;
+  info.activation_checkpointing = setup_.checkpoint_activations;
   if (frozen_hash_) info.frozen_weights_hash = fmt::format("{:016x}", *frozen_hash_);
   info.losses = losses_;
   info.val_losses = val_losses_;

@@ -178,6 +178,22 @@ TEST_CASE("train: under shard every rank reads only its own slices of --checkpoi
   CHECK(std::abs(sum - whole.at(0)) <= 0.15);
 }
 
+TEST_CASE("train: without activation checkpointing a sharded run keeps its graph and gives the same losses",
+          "[train][shard]") {
+  // Dropout in the adapters and the MLP adapted too: the kept graph must be the forward's.
+  const std::vector<std::string> lora{"--lora", "r=8,alpha=16,dropout=0.1,targets=query+value+mlp"};
+  std::vector<std::string> off = lora;
+  off.insert(off.end(), {"--activation-checkpointing", "off"});
+  test::TrainRun replicate = run_ok(shard_args("replicate", 3, lora));
+  test::TrainRun checkpointed = run_ok(shard_args("shard", 3, lora));
+  test::TrainRun kept = run_ok(shard_args("shard", 3, off));
+  check_same_losses(replicate.report, kept.report);
+  check_same_losses(replicate.report, checkpointed.report);
+  CHECK(checkpointed.report["training"]["activation_checkpointing"] == true);
+  CHECK(kept.report["training"]["activation_checkpointing"] == false);
+  CHECK(replicate.report["training"]["activation_checkpointing"] == false);
+}
+
 TEST_CASE("train: a sharded run saves and exports a whole model that torch.load reads, equal to replicate's",
           "[train][shard][save]") {
   test::RunDir a, b;
@@ -254,6 +270,9 @@ TEST_CASE("train: --strategy shard refuses what it cannot do, in one line", "[tr
   };
   refused({"--strategy", "zero3"}, "metaguard: error: --strategy 'zero3': expected replicate or shard");
   refused({"--strategy", "shard", "--lora", "none"}, "metaguard: error: --strategy shard: shards the frozen base weights");
+  refused({"--activation-checkpointing", "on"}, "metaguard: error: --activation-checkpointing on: only --strategy shard recomputes activations");
+  refused({"--strategy", "shard", "--activation-checkpointing", "sometimes"},
+          "metaguard: error: --activation-checkpointing 'sometimes': expected on, off or auto");
   refused({"--inject", "empty-shard", "--nproc", "2"}, "metaguard: error: --inject empty-shard: reproduces a sharded run; add --strategy shard");
   refused({"--inject", "empty-shard", "--nproc", "2", "--strategy", "shard"},
           "metaguard: error: --inject empty-shard: no weight of model 'micro' has an empty slice on 2 ranks");
