@@ -27,7 +27,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run_measured(build, strategy, steps, seq_len, micro_batch, threads):
+def run_measured(build, strategy, steps, seq_len, micro_batch, threads, checkpointing="auto"):
     """One 2-rank run; each rank reaped with os.wait4 for its peak RSS."""
     port = free_port()
     with tempfile.TemporaryDirectory() as out:
@@ -39,7 +39,8 @@ def run_measured(build, strategy, steps, seq_len, micro_batch, threads):
             command = [os.path.join(build, "metaguard"), "train", "--model", "tinyllama-1.1b", "--strategy", strategy,
                        "--steps", str(steps), "--warmup", "1", "--global-batch", str(2 * micro_batch),
                        "--seq-len", str(seq_len), "--eval-every", "1000", "--eval-sequences", "2",
-                       "--threads", str(threads), "--timeout", "600", "--format", "json"]
+                       "--threads", str(threads), "--timeout", "600", "--format", "json",
+                       "--activation-checkpointing", checkpointing]
             stdout = open(os.path.join(out, f"stdout{rank}"), "w")
             stderr = open(os.path.join(out, f"stderr{rank}"), "w")
             # Popen's object is dropped: the rank is reaped below with wait4, not by Popen.
@@ -62,6 +63,7 @@ def run_measured(build, strategy, steps, seq_len, micro_batch, threads):
     training = report["training"]
     return {
         "strategy": strategy,
+        "activation_checkpointing": training.get("activation_checkpointing", False),
         "micro_batch": micro_batch,
         "seq_len": seq_len,
         "train_seconds_per_step": 2 * micro_batch * seq_len / training["tokens_per_s"],
@@ -83,11 +85,14 @@ def main():
     results = []
     # Memory: one sequence of 64 tokens per rank, so the weights are what the peak measures.
     # Speed: 4 x 256 tokens per rank and step, so a step's compute is what a fine-tuning step
-    # does (the gathers cost the same per step whatever the batch).
+    # does (the gathers cost the same per step whatever the batch). Shard twice: with
+    # activation checkpointing (the default: each block recomputed in backward) and without.
     for micro_batch, seq_len in ((1, 64), (4, 256)):
-        for strategy in ("replicate", "shard"):
-            results.append(run_measured(args.build, strategy, args.steps, seq_len, micro_batch, args.threads))
-            sys.stderr.write(json.dumps({k: results[-1][k] for k in ("strategy", "micro_batch", "seq_len",
+        for strategy, checkpointing in (("replicate", "auto"), ("shard", "on"), ("shard", "off")):
+            results.append(run_measured(args.build, strategy, args.steps, seq_len, micro_batch, args.threads,
+                                        checkpointing))
+            sys.stderr.write(json.dumps({k: results[-1][k] for k in ("strategy", "activation_checkpointing",
+                                                                    "micro_batch", "seq_len",
                                                                     "peak_rss_bytes", "tokens_per_s",
                                                                     "gather_seconds")}) + "\n")
     print(json.dumps(results, indent=2))
