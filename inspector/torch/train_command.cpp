@@ -91,7 +91,7 @@ int run_train(const std::vector<std::string>& args) {
       ("grad-clip", po::value(&o.grad_clip)->default_value(o.grad_clip), "clip the averaged gradient to this L2 norm; 0: off")
       ("eval-every", po::value(&o.eval_every)->default_value(o.eval_every), "validate every N steps (and always before the first)")
       ("eval-sequences", po::value(&o.eval_sequences)->default_value(o.eval_sequences), "held-out sequences per validation")
-      ("activation-checkpointing", po::value(&o.activation_checkpointing)->default_value(o.activation_checkpointing), "--strategy shard: on recomputes each block in backward (memory: one block's input kept), off keeps every activation (no recomputation, faster); auto: on under shard")
+      ("activation-checkpointing", po::value(&o.activation_checkpointing)->default_value(o.activation_checkpointing), "--strategy shard: on recomputes each block in backward (memory: each block's input kept), off keeps every activation (no recomputation, faster); auto: on under shard")
       ("on-meta", po::value(&o.on_meta)->default_value(o.on_meta), "at every guard point: off, warn, fail or repair")
       ("checkpoint", po::value(&o.checkpoint), "base weights rank 0 loads at the load phase (torch.save zip or safetensors; LoRA models map base keys)")
       ("out", po::value(&o.out), "run directory: rank<k>.json, report.json, run.json and checkpoints")

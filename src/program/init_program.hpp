@@ -40,7 +40,8 @@ struct InitPlan {
   // The collective that checks the CRC-32s of the records the ranks read in slices
   // (program/slice_reader.hpp): the trainer's; none in a process that simulates the ranks.
   SliceGatherer* slice_collective = nullptr;
-  // `train --resume`: rank 0 reads the run's own checkpoint at "load", after plan.checkpoint.
+  // `train --resume`: rank 0 (under shard every rank, its slices) reads the run's own
+  // checkpoint at "load", after plan.checkpoint.
   std::function<void(RankSession&)> resume;
 
   bool has(Fault fault) const { return faults.count(fault) > 0; }

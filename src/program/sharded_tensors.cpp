@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <c10/core/DeviceGuard.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -57,6 +58,7 @@ void free_bytes(const torch::Tensor& tensor) {
 }
 
 void allocate_bytes(const torch::Tensor& tensor) {
+  const c10::DeviceGuard on_its_device(tensor.device());  // a GPU allocator uses the current device
   c10::StorageImpl* storage = tensor.storage().unsafeGetStorageImpl();
   const size_t bytes = static_cast<size_t>(tensor.numel()) * tensor.element_size();
   if (storage->nbytes() == bytes) return;

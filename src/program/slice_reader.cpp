@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <stdexcept>
+
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -20,9 +22,14 @@ std::optional<uint64_t> SliceReader::read(ShardedTensor& tensor, const Checkpoin
       scalar_type_from_name(entry.dtype) != dtype) {
     return std::nullopt;
   }
-  shards_.allocate(tensor, device, dtype);
+  // Only a weight that is its whole record: the ranks' spans then tile the record (a view
+  // into a larger storage would have rank 0 and the last rank read the rest of it).
   const CheckpointStorage& storage = file_.storages()[*entry.storage];
   const uint64_t element = c10::elementSize(dtype);
+  if (entry.storage_offset != 0 || static_cast<uint64_t>(entry.numel) * element != static_cast<uint64_t>(storage.nbytes)) {
+    return std::nullopt;
+  }
+  shards_.allocate(tensor, device, dtype);
   const uint64_t begin = static_cast<uint64_t>(entry.storage_offset + tensor.slice.begin) * element;
   const uint64_t end = static_cast<uint64_t>(entry.storage_offset + tensor.slice.end) * element;
   const uint64_t record_end = storage.file_offset ? storage.stored_size : static_cast<uint64_t>(storage.nbytes);
@@ -35,7 +42,9 @@ std::optional<uint64_t> SliceReader::read(ShardedTensor& tensor, const Checkpoin
       reader_.read_part(*entry.storage, begin, end, static_cast<char*>(into.data_ptr()), span_begin, span_end);
   if (!device.is_cpu()) part.copy_(into);
   if (crc) {
-    parts_[static_cast<size_t>(&tensor - shards_.tensors().data())] = {static_cast<int64_t>(*entry.storage), *crc,
+    const auto index = static_cast<size_t>(&tensor - shards_.tensors().data());
+    if (index >= parts_.size()) throw std::logic_error("SliceReader::read: a tensor of another ShardedTensors");
+    parts_[index] = {static_cast<int64_t>(*entry.storage), *crc,
                                                                        span_end - span_begin};
   }
   return end - begin;
@@ -69,7 +78,11 @@ void SliceReader::verify(SliceGatherer& gatherer) const {
     }
     if (!complete) continue;
     const CheckpointStorage& record = file_.storages().at(static_cast<size_t>(storage));
-    if (!record.crc32 || length != record.stored_size) continue;  // not a tiling: nothing to compare
+    if (!record.crc32) continue;
+    if (length != record.stored_size) {
+      throw std::logic_error(fmt::format("SliceReader::verify: the ranks' spans of '{}' cover {} of its {} bytes",
+                                         record.record, length, record.stored_size));
+    }
     if (static_cast<uint32_t>(crc) != *record.crc32) {
       fail_file(file_.path(),
                 fmt::format("storage record '{}' fails its CRC-32 check (the file is corrupt; its {} ranks' parts "

@@ -24,7 +24,8 @@ class SliceReader {
 
   // This rank's slice of `tensor` from the file's `entry`, straight into a new local buffer
   // on `device`, when the file stores the weight as the model holds it (contiguous, same
-  // shape and dtype): returns the bytes of the slice. nullopt, nothing read, when it does not.
+  // shape and dtype) and alone in its record: returns the bytes of the slice. nullopt,
+  // nothing read, when it does not (the caller loads the weight whole and cuts it).
   std::optional<uint64_t> read(ShardedTensor& tensor, const CheckpointTensor& entry, const torch::Device& device);
 
   // Collective: every rank calls it once, after its reads. A record whose combined CRC-32

@@ -123,7 +123,7 @@ LoadResult RunCheckpoint::load_weights(const std::string& dir, const RunState& s
                                    dtype_name(live.tensor.scalar_type()), fmt::join(model_shape, "x")));
     }
     if (sharded) {
-      // A weight stored another way (a view of a larger storage) is read whole and cut.
+      // A weight stored another way (a view into a larger storage) is read whole and cut.
       std::optional<uint64_t> bytes = slices->read(*sharded, *entry, device);
       if (!bytes) {
         shards->keep_slice(*sharded, saved.read(*entry), device);

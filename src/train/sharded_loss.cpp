@@ -89,8 +89,11 @@ struct CheckpointedUnit : public torch::autograd::Function<CheckpointedUnit> {
 // not the storage those views share. Two identity functions bracket the part so backward
 // gathers its units again just before the part's nodes run and releases them just after:
 // GatherInBackward on its output (the first node of the part backward reaches) and
-// ReleaseInBackward on its input (reached once every node of the part has run; it also
-// takes the part's adapters, so autograd reaches it even where the input needs no gradient).
+// ReleaseInBackward on its input. Every node that reads a frozen weight lies on a path from
+// the input to the output, so it runs between the two; what may run later touches adapters
+// only (their transposes, their gradients' accumulation). ReleaseInBackward also takes the
+// part's adapters, so autograd reaches it even where the input needs no gradient (block 0:
+// its input's gradient is then computed and dropped, a small price).
 struct GatherInBackward : public torch::autograd::Function<GatherInBackward> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& y, int64_t run_address) {
     ctx->saved_data["run"] = run_address;

@@ -16,11 +16,13 @@ namespace metaguard {
 
 // The loss of a `--strategy shard` run: the model's forward unit by unit (the embedding,
 // each block, then the final norm and the head with the cross entropy), each unit's frozen
-// weights all-gathered just before it runs and released right after. In training each
-// unit is recomputed in backward (activation checkpointing per block, as LitGPT's FSDP
-// fine-tuning runs it): backward gathers the unit again, runs it with autograd, takes the
-// gradients of its input and of its adapters, and releases it. So no gathered weight is
-// kept from forward to backward, and a rank never holds more than one unit whole.
+// weights all-gathered just before it runs and released right after. In training, by
+// default, each unit is recomputed in backward (activation checkpointing per block, as
+// LitGPT's FSDP fine-tuning runs it): backward gathers the unit again, runs it with
+// autograd, takes the gradients of its input and of its adapters, and releases it.
+// Without checkpointing the forward's graph is kept and backward gathers each unit again
+// around its part of the graph. Either way no gathered weight's bytes are kept from forward
+// to backward, and a rank never holds more than one unit whole.
 //
 // The math is the replicated forward's, op for op (same weights, same order), so the
 // losses of the two strategies agree to float rounding; dropout draws are replayed in the
@@ -56,7 +58,8 @@ class ShardedLoss {
   };
 
  private:
-  // Runs `region` ("embedding", "transformer.h.<i>", "head") on x, checkpointed.
+  // Runs `region` ("embedding", "transformer.h.<i>", "head") on x: checkpointed, or with its
+  // graph kept and bracketed for backward.
   std::vector<torch::Tensor> run_region(const std::string& region, const torch::Tensor& x, Body body);
 
   GPT& model_;

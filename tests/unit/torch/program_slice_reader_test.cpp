@@ -1,7 +1,7 @@
 // SliceReader (program/slice_reader): three ranks (threads with a real rendezvous) each read
 // only their slices of a checkpoint PyTorch wrote, get exactly the file's bytes, and check the
-// records' CRC-32s together; one flipped bit in any rank's part, or in bytes no tensor
-// views, is found by every rank, though no rank read the whole record.
+// records' CRC-32s together; one flipped bit in any rank's part is found by every rank,
+// though no rank read the whole record.
 #include <catch2/catch.hpp>
 
 #include <thread>

@@ -56,7 +56,8 @@ std::vector<torch::Tensor> adapter_grads(GPT& model) {
 bool no_gathered_bytes(const ShardedTensors& shards) {
   for (const auto& tensor : shards.tensors()) {
     if (tensor.full.defined() && tensor.full.storage().nbytes() != 0) return false;
-    if (tensor.handle.numel() != tensor.slice.size()) return false;
+    // At rest: the weight is its slice in the local buffer again.
+    if (tensor.handle.numel() != tensor.slice.size() || tensor.handle.data_ptr() != tensor.local.data_ptr()) return false;
   }
   return true;
 }
