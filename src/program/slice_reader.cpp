@@ -30,8 +30,8 @@ std::optional<uint64_t> SliceReader::read(ShardedTensor& tensor, const Checkpoin
     return std::nullopt;
   }
   shards_.allocate(tensor, device, dtype);
-  const uint64_t begin = static_cast<uint64_t>(entry.storage_offset + tensor.slice.begin) * element;
-  const uint64_t end = static_cast<uint64_t>(entry.storage_offset + tensor.slice.end) * element;
+  const uint64_t begin = static_cast<uint64_t>(tensor.slice.begin) * element;  // the record starts with the weight
+  const uint64_t end = static_cast<uint64_t>(tensor.slice.end) * element;
   const uint64_t record_end = storage.file_offset ? storage.stored_size : static_cast<uint64_t>(storage.nbytes);
   const uint64_t span_begin = shards_.rank() == 0 ? 0 : begin;
   const uint64_t span_end = shards_.rank() == shards_.world_size() - 1 ? record_end : end;
@@ -44,8 +44,7 @@ std::optional<uint64_t> SliceReader::read(ShardedTensor& tensor, const Checkpoin
   if (crc) {
     const auto index = static_cast<size_t>(&tensor - shards_.tensors().data());
     if (index >= parts_.size()) throw std::logic_error("SliceReader::read: a tensor of another ShardedTensors");
-    parts_[index] = {static_cast<int64_t>(*entry.storage), *crc,
-                                                                       span_end - span_begin};
+    parts_[index] = {static_cast<int64_t>(*entry.storage), *crc, span_end - span_begin};
   }
   return end - begin;
 }
