@@ -7,7 +7,8 @@ machine, real TCP between them, the torchrun environment), and what each fault b
 Faults (docs/RELIABILITY.md has the table these runs fill):
   kill     rank 2 (host B) SIGKILLed mid-step; then --resume from the last checkpoint
   stop     rank 3 (host B) frozen with SIGSTOP mid-step; then --resume
-  cut      host B's link set down mid-step; then, link up again, --resume
+  cut      host B's link set down mid-step, a store request from host B half-sent; then, link up
+           again, --resume
   latency  200 ms added to every packet between the hosts (a delaying router)
   loss     5% of the packets between the hosts dropped (the same router)
   kill0    rank 0, the store's host, SIGKILLed mid-step
@@ -159,6 +160,25 @@ def checkpoint_loads(out):
     return None
 
 
+def half_send_request(hosts, port):
+    """From host B, the first byte of a request to the store on host A, and no more: what a
+    rank's store client leaves behind when the link goes down between the pieces it sends a
+    request in (a rare moment, made certain here). LibTorch 1.13's store then waits for the
+    rest, serving no one, until TCP drops the connection."""
+    script = ("import socket, sys, time\n"
+              "peer = socket.create_connection((sys.argv[1], int(sys.argv[2])))\n"
+              "peer.sendall(bytes([0]))\n"  # a SET's type byte; its key never follows
+              "print('sent', flush=True)\n"
+              "time.sleep(3600)\n")
+    process = subprocess.Popen(hosts.command(1, [sys.executable, "-c", script, hosts.addresses[0], str(port)]),
+                               stdout=subprocess.PIPE, text=True)
+    if process.stdout.readline().strip() != "sent":
+        process.kill()
+        raise RuntimeError("the half-sent request could not reach host A's store")
+    time.sleep(0.05)  # the store reads the byte and waits for the rest
+    return process
+
+
 def text_of(report):
     return json.dumps(report) if report is not None else ""
 
@@ -205,12 +225,15 @@ class Bench:
         """kill, stop, cut or kill0, at a random moment of a step after MID_STEP's checkpoint."""
         out = self.work / fault
         victims = {"kill": [2], "stop": [3], "cut": [2, 3], "kill0": [0]}[fault]
+        half_sent = None
         with two_hosts.TwoHosts("veth") as hosts:
             run = self.launch(hosts, out)
             try:
                 if not run.wait_for_step(MID_STEP, 300):
                     run.kill_all()
                     return {"fault": fault, "passed": False, "error": "the run ended or stalled before the fault"}
+                if fault == "cut":  # the store stalls from here on: nothing in a healthy step waits for it
+                    half_sent = half_send_request(hosts, self.port)
                 delay = self.rng.uniform(0.0, 0.2)
                 time.sleep(delay)
                 struck = time.monotonic()
@@ -228,9 +251,13 @@ class Bench:
                 codes = {r: run.processes[r].poll() for r in survivors}
             finally:
                 run.kill_all()
+                if half_sent is not None:
+                    half_sent.kill()
+                    half_sent.wait()
         latest = max((t for t in exits.values() if t is not None), default=None)
         in_time = all(t is not None and t <= 2 * self.timeout for t in exits.values())
-        row = {"fault": fault, "struck_after_s": round(delay, 3), "victims": victims, "exit_after_s": exits,
+        row = {"fault": fault, "struck_after_s": round(delay, 3), "victims": victims,
+               "half_sent_request": half_sent is not None, "exit_after_s": exits,
                "exit_codes": codes, "slowest_exit_s": latest, "limit_s": 2 * self.timeout, "in_time": in_time}
         row["report"] = self.what_reports_said(fault, run, victims, hosts)
         named = row["report"]["names_victims"]

@@ -5,9 +5,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <future>
 #include <map>
 #include <thread>
@@ -26,6 +28,7 @@
 #include "train/communicator.hpp"
 #include "train/launcher.hpp"
 #include "train/replica_comparison.hpp"
+#include "train/store_keepalive.hpp"
 
 using namespace metaguard;
 
@@ -169,6 +172,67 @@ TEST_CASE("train collectives: a rank that never arrives is named within the time
   CHECK(message.find("rank 1 is alive but never arrived") != std::string::npos);
   CHECK(message.find("test all-reduce") != std::string::npos);
   CHECK(seconds < 2 * 1.5 + 1);
+}
+
+namespace {
+
+// What apply_store_keepalive set on one socket: {SO_KEEPALIVE, TCP_KEEPIDLE s, TCP_USER_TIMEOUT ms}.
+std::array<int, 3> keepalive_of(int fd) {
+  std::array<int, 3> values{-1, -1, -1};
+  socklen_t size = sizeof(int);
+  getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &values[0], &size);
+  size = sizeof(int);
+  getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &values[1], &size);
+  size = sizeof(int);
+  getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &values[2], &size);
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("train collectives: the store rank 0 hosts drops a silent peer's connection, accepted before or after",
+          "[train][c10d]") {
+  // A request half-sent when a link went down would stop LibTorch 1.13's store for every rank;
+  // keepalive and a user timeout on its sockets let TCP drop that connection (store_keepalive.hpp).
+  const int port = pick_free_port();
+  const std::array<int, 3> expected{1, 1, 5000};  // a 10 s timeout: half of it, in ms
+  std::promise<void> checked;
+  auto peer = std::async(std::launch::async, [&] {
+    Communicator communicator(rank_env(1, port), std::chrono::seconds(10), RunPlacement{});
+    checked.get_future().wait();
+  });
+  {
+    Communicator communicator(rank_env(0, port), std::chrono::seconds(10), RunPlacement{});
+    // The listening socket and the connections of both ranks (main, side channel, heartbeat).
+    const std::vector<int> sockets = store_server_sockets(port);
+    CHECK(sockets.size() >= 5);
+    for (int fd : sockets) {
+      CAPTURE(fd);
+      CHECK(keepalive_of(fd) == expected);
+    }
+    // A connection accepted from now on inherits the options from the listening socket.
+    int client = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    std::vector<int> now;
+    for (int tries = 0; tries < 200 && now.size() <= sockets.size(); ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      now = store_server_sockets(port);
+    }
+    REQUIRE(now.size() == sockets.size() + 1);
+    for (int fd : now) {
+      CAPTURE(fd);
+      CHECK(keepalive_of(fd) == expected);
+    }
+    // The client's own end (an ephemeral port, not the store's) keeps the defaults.
+    CHECK(keepalive_of(client)[0] == 0);
+    ::close(client);
+    checked.set_value();
+    peer.get();
+  }
 }
 
 TEST_CASE("train collectives: a port rank 0 cannot bind is bad input naming MASTER_PORT", "[train][c10d]") {
