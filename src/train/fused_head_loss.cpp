@@ -1,5 +1,7 @@
 #include "train/fused_head_loss.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -12,35 +14,60 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// The logits of one chunk of rows go into a buffer kept from call to call, at most this big
+// (pythia-14m's whole micro-batch: 512 x 50304 floats, 103 MB): a fresh buffer every step
+// costs as much in page faults as the head's matmul does in arithmetic, and one matmul over
+// many rows is faster than many over few (the weight is packed once per call).
+constexpr int64_t kWorkspaceBytes = int64_t{128} << 20;
+// Softmax runs over a few rows at a time, so that its passes (max, exp, sum, scale) find
+// them in the core's cache.
+constexpr int64_t kCacheBlockBytes = int64_t{1} << 20;
+
 // hidden (N, E), weight (V, E), targets (N) -> {mean loss (scalar), per-token losses (N)}.
 // The gradient is computed in the forward pass, chunk by chunk, and saved: softmax minus
 // one-hot, times the weight (and, when the weight trains, its own gradient).
 struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy> {
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
-                               const torch::Tensor& targets, int64_t chunk_rows) {
+                               const torch::Tensor& targets, int64_t chunk_rows, torch::Tensor* workspace) {
     const int64_t rows = hidden.size(0);
+    const int64_t vocab = weight.size(0);
     // Function::forward runs without grad mode; the inputs say what needs a gradient.
     const bool want_hidden = hidden.requires_grad();
     const bool want_weight = weight.requires_grad();
     torch::Tensor losses = torch::empty({rows}, hidden.options());
     torch::Tensor grad_hidden = want_hidden ? torch::empty_like(hidden) : torch::Tensor();
     torch::Tensor grad_weight = want_weight ? torch::zeros_like(weight) : torch::Tensor();
-    for (int64_t first = 0; first < rows; first += chunk_rows) {
-      const int64_t n = std::min(chunk_rows, rows - first);
-      torch::Tensor h = hidden.narrow(0, first, n);
-      torch::Tensor t = targets.narrow(0, first, n).unsqueeze(1);
-      torch::Tensor logits = torch::matmul(h, weight.t());  // (n, V)
-      torch::Tensor lse = logits.logsumexp(1, /*keepdim=*/true);
-      losses.narrow(0, first, n).copy_((lse - logits.gather(1, t)).squeeze(1));
-      if (!want_hidden && !want_weight) continue;
-      torch::Tensor probabilities = logits.sub_(lse).exp_();  // softmax, in place of the logits
-      probabilities.scatter_add_(1, t, torch::full({n, 1}, -1.0, probabilities.options()));
-      if (want_hidden) grad_hidden.narrow(0, first, n).copy_(torch::matmul(probabilities, weight));
-      if (want_weight) grad_weight.add_(torch::matmul(probabilities.t(), h));
+    const int64_t chunk = std::max<int64_t>(1, std::min(chunk_rows, rows));
+    if (!workspace->defined() || workspace->numel() < chunk * vocab || workspace->dtype() != hidden.dtype() ||
+        workspace->device() != hidden.device()) {
+      *workspace = torch::empty({chunk * vocab}, hidden.options());
     }
+    const int64_t block = std::max<int64_t>(1, kCacheBlockBytes / (vocab * static_cast<int64_t>(hidden.element_size())));
+    // The mean's 1/N goes into the softmax's scale, so the gradients come out scaled.
     const double scale = 1.0 / static_cast<double>(rows);
-    if (want_hidden) grad_hidden.mul_(scale);
-    if (want_weight) grad_weight.mul_(scale);
+    for (int64_t first = 0; first < rows; first += chunk) {
+      const int64_t n = std::min(chunk, rows - first);
+      torch::Tensor h = hidden.narrow(0, first, n);
+      torch::Tensor logits = workspace->narrow(0, 0, n * vocab).view({n, vocab});
+      torch::mm_out(logits, h, weight.t());
+      for (int64_t row = 0; row < n; row += block) {
+        const int64_t m = std::min(block, n - row);
+        torch::Tensor part = logits.narrow(0, row, m);
+        torch::Tensor t = targets.narrow(0, first + row, m).unsqueeze(1);
+        torch::Tensor target_logit = part.gather(1, t);
+        torch::Tensor max = part.amax(1, /*keepdim=*/true);
+        torch::Tensor sum = part.sub_(max).exp_().sum(1, /*keepdim=*/true);  // exp(logit - max), in place
+        losses.narrow(0, first + row, m).copy_((max + sum.log() - target_logit).squeeze(1));
+        if (!want_hidden && !want_weight) continue;
+        part.mul_(sum.reciprocal().mul_(scale));  // softmax / N
+        part.scatter_add_(1, t, torch::full({m, 1}, -scale, part.options()));
+      }
+      if (want_hidden) {
+        torch::Tensor rows_grad = grad_hidden.narrow(0, first, n);
+        torch::mm_out(rows_grad, logits, weight);
+      }
+      if (want_weight) grad_weight.addmm_(logits.t(), h);
+    }
     ctx->save_for_backward({grad_hidden, grad_weight});
     torch::Tensor mean = losses.mean();
     ctx->mark_non_differentiable({losses});
@@ -52,7 +79,7 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
     const torch::Tensor& g = grad_outputs[0];  // d(out)/d(mean loss): a scalar
     torch::Tensor grad_hidden = saved[0].defined() ? saved[0] * g : torch::Tensor();
     torch::Tensor grad_weight = saved[1].defined() ? saved[1] * g : torch::Tensor();
-    return {grad_hidden, grad_weight, torch::Tensor(), torch::Tensor()};
+    return {grad_hidden, grad_weight, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -61,6 +88,10 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
 FusedHeadLoss::FusedHeadLoss(GPT& model, int64_t chunk_rows) : model_(model), chunk_rows_(chunk_rows) {
   DenseLayer& head = model_->lm_head;
   LinearImpl& base = head.base();
+  if (chunk_rows_ <= 0) {
+    const int64_t row_bytes = base.weight.size(0) * static_cast<int64_t>(base.weight.element_size());
+    chunk_rows_ = std::max<int64_t>(1, kWorkspaceBytes / std::max<int64_t>(1, row_bytes));
+  }
   const bool plain_adapter = !head.adapted || !head.adapted->has_adapter() || head.adapted->merged();
   // Soft-capped logits are not a plain matmul either.
   fused_ = plain_adapter && !base.bias.defined() && !model_->config().final_logit_softcapping;
@@ -90,7 +121,7 @@ torch::Tensor FusedHeadLoss::loss_from_hidden(const torch::Tensor& h, const torc
   if (fused_) {
     // Under no_grad (validation) nothing needs a gradient: a frozen view of the weight.
     torch::Tensor weight = torch::GradMode::is_enabled() ? weight_ : weight_.detach();
-    auto outputs = LinearCrossEntropy::apply(h.reshape({-1, h.size(-1)}), weight, targets.reshape({-1}), chunk_rows_);
+    auto outputs = LinearCrossEntropy::apply(h.reshape({-1, h.size(-1)}), weight, targets.reshape({-1}), chunk_rows_, &workspace_);
     mean = outputs[0];
     losses = outputs[1];
   } else {

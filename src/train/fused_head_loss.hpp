@@ -8,19 +8,22 @@
 
 namespace metaguard {
 
-// The language-model loss without the full logits: the LM head and the cross entropy in
-// one pass over row chunks, gradient included (the "fused classifier" of llm.c, the fused
+// The language-model loss with its gradient in the forward pass: the LM head and the cross
+// entropy in one pass over row chunks (the "fused classifier" of llm.c, the fused
 // linear-cross-entropy of Liger). For a 50k-token vocabulary the logits of one micro-batch
-// are the largest tensors of the step (4 x 128 x 50304 floats = 103 MB, written, read by
-// log-softmax, its gradient written and read again); chunked, they never leave the cache
-// and the step on pythia-14m is about a fifth faster. The math is the cross entropy's:
-// losses agree with model->forward() + cross_entropy to float rounding (tested).
+// are the largest tensors of the step (4 x 128 x 50304 floats = 103 MB). Autograd would
+// allocate them, log-softmax them into a second tensor, and write and read their gradient in
+// backward; here they are written once into a buffer kept between steps (at most 128 MB: larger
+// batches go in chunks of rows), turned into the gradient of the logits in place, a few
+// rows at a time while those are in cache, and multiplied by the weight. The math is the
+// cross entropy's: losses agree with model->forward() + cross_entropy to float rounding (tested).
 //
 // Used only where it is exact: an LM head that is a plain weight (no bias, no unmerged
 // LoRA adapter). Elsewhere it falls back to the model's own forward.
 class FusedHeadLoss {
  public:
-  explicit FusedHeadLoss(GPT& model, int64_t chunk_rows = 64);
+  // chunk_rows: rows of logits per chunk; 0: as many as fit in the 128 MB buffer.
+  explicit FusedHeadLoss(GPT& model, int64_t chunk_rows = 0);
 
   bool fused() const { return fused_; }
 
@@ -44,7 +47,8 @@ class FusedHeadLoss {
   GPT& model_;
   int64_t chunk_rows_;
   bool fused_ = false;
-  torch::Tensor weight_;  // the head's (padded_vocab, n_embd)
+  torch::Tensor weight_;     // the head's (padded_vocab, n_embd)
+  torch::Tensor workspace_;  // one chunk's logits, kept from step to step
 };
 
 }  // namespace metaguard
