@@ -25,7 +25,7 @@
 #include "train/heartbeat.hpp"
 #include "train/host_identity.hpp"
 #include "train/side_channel.hpp"
-#include "train/store_keepalive.hpp"
+#include "train/store_read_timeout.hpp"
 
 namespace metaguard {
 namespace {
@@ -39,12 +39,11 @@ constexpr auto kWaitSlice = std::chrono::milliseconds(20);
 // it sends there (seen across two hosts: 16 s to exit instead of 8, docs/RELIABILITY.md).
 constexpr auto kSideChannelTimeout = std::chrono::milliseconds(2000);
 
-// How long the store rank 0 hosts waits on a peer whose kernel acknowledges nothing before it
-// drops the connection: well inside the run's timeout, so that the store serves again (see
-// store_keepalive.hpp) before the collective a cut link stopped times out and ranks diagnose.
-std::chrono::seconds store_dead_peer_limit(std::chrono::milliseconds timeout) {
-  const auto half = std::chrono::duration_cast<std::chrono::seconds>(timeout / 2);
-  return std::clamp(half, std::chrono::seconds(1), std::chrono::seconds(10));
+// How long the store rank 0 hosts waits for the rest of a request before it drops the
+// connection: well inside the run's timeout, so that the store serves again (see
+// store_read_timeout.hpp) before the collective a cut link stopped times out and ranks diagnose.
+std::chrono::milliseconds store_read_limit(std::chrono::milliseconds timeout) {
+  return std::clamp<std::chrono::milliseconds>(timeout / 2, std::chrono::seconds(1), std::chrono::seconds(10));
 }
 
 std::string error_text(const std::exception& error) {
@@ -109,7 +108,7 @@ Communicator::Communicator(const DistEnv& env, std::chrono::milliseconds timeout
     device_ = placement.transport_device(env.local_rank);
     // A peer's store connection accepted before the listening socket was set (connect_store)
     // exists by now (each rank connects before it joins the group); later ones inherited it.
-    if (env.rank == 0 && !env.agent_store) apply_store_keepalive(env.master_port, store_dead_peer_limit(timeout_));
+    if (env.rank == 0 && !env.agent_store) apply_store_read_timeout(env.master_port, store_read_limit(timeout_));
   } catch (const InputError&) {
     throw;
   } catch (const std::exception& error) {
@@ -128,7 +127,7 @@ void Communicator::connect_store() {
   options.timeout = timeout_;
   try {
     dist_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
-    if (options.isServer) apply_store_keepalive(env.master_port, store_dead_peer_limit(timeout_));
+    if (options.isServer) apply_store_read_timeout(env.master_port, store_read_limit(timeout_));
     // Two more connections, each connecting within the run's timeout (a lossy link can lose
     // the SYN: seen in the two-host test at 5% loss with a 2 s connect), then bounded per call.
     c10d::TCPStoreOptions side_options = options;

@@ -37,14 +37,15 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
     torch::Tensor losses = torch::empty({rows}, hidden.options());
     torch::Tensor grad_hidden = want_hidden ? torch::empty_like(hidden) : torch::Tensor();
     torch::Tensor grad_weight = want_weight ? torch::zeros_like(weight) : torch::Tensor();
-    const int64_t chunk = std::max<int64_t>(1, std::min(chunk_rows, rows));
+    // Sized here, from the weight as the head uses it: a sharded run's resting weight is a flat slice.
+    const int64_t row_bytes = vocab * static_cast<int64_t>(hidden.element_size());
+    const int64_t rows_that_fit = std::max<int64_t>(1, kWorkspaceBytes / std::max<int64_t>(1, row_bytes));
+    const int64_t chunk = std::max<int64_t>(1, std::min(chunk_rows > 0 ? chunk_rows : rows_that_fit, rows));
     if (!workspace->defined() || workspace->numel() < chunk * vocab || workspace->dtype() != hidden.dtype() ||
         workspace->device() != hidden.device()) {
       *workspace = torch::empty({chunk * vocab}, hidden.options());
     }
-    const int64_t block = std::max<int64_t>(1, kCacheBlockBytes / (vocab * static_cast<int64_t>(hidden.element_size())));
-    // The mean's 1/N goes into the softmax's scale, so the gradients come out scaled.
-    const double scale = 1.0 / static_cast<double>(rows);
+    const int64_t block = std::max<int64_t>(1, kCacheBlockBytes / std::max<int64_t>(1, row_bytes));
     for (int64_t first = 0; first < rows; first += chunk) {
       const int64_t n = std::min(chunk, rows - first);
       torch::Tensor h = hidden.narrow(0, first, n);
@@ -57,10 +58,11 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
         torch::Tensor target_logit = part.gather(1, t);
         torch::Tensor max = part.amax(1, /*keepdim=*/true);
         torch::Tensor sum = part.sub_(max).exp_().sum(1, /*keepdim=*/true);  // exp(logit - max), in place
-        losses.narrow(0, first + row, m).copy_((max + sum.log() - target_logit).squeeze(1));
+        // lse - target, with the two large terms subtracted first (less rounding in bf16).
+        losses.narrow(0, first + row, m).copy_(((max - target_logit) + sum.log()).squeeze(1));
         if (!want_hidden && !want_weight) continue;
-        part.mul_(sum.reciprocal().mul_(scale));  // softmax / N
-        part.scatter_add_(1, t, torch::full({m, 1}, -scale, part.options()));
+        part.mul_(sum.reciprocal());  // softmax
+        part.scatter_add_(1, t, torch::full({m, 1}, -1.0, part.options()));
       }
       if (want_hidden) {
         torch::Tensor rows_grad = grad_hidden.narrow(0, first, n);
@@ -68,6 +70,10 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
       }
       if (want_weight) grad_weight.addmm_(logits.t(), h);
     }
+    // The mean's 1/N, after the matmuls (scaled before, 16-bit probabilities would underflow).
+    const double scale = 1.0 / static_cast<double>(rows);
+    if (want_hidden) grad_hidden.mul_(scale);
+    if (want_weight) grad_weight.mul_(scale);
     ctx->save_for_backward({grad_hidden, grad_weight});
     torch::Tensor mean = losses.mean();
     ctx->mark_non_differentiable({losses});
@@ -88,10 +94,6 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
 FusedHeadLoss::FusedHeadLoss(GPT& model, int64_t chunk_rows) : model_(model), chunk_rows_(chunk_rows) {
   DenseLayer& head = model_->lm_head;
   LinearImpl& base = head.base();
-  if (chunk_rows_ <= 0) {
-    const int64_t row_bytes = base.weight.size(0) * static_cast<int64_t>(base.weight.element_size());
-    chunk_rows_ = std::max<int64_t>(1, kWorkspaceBytes / std::max<int64_t>(1, row_bytes));
-  }
   const bool plain_adapter = !head.adapted || !head.adapted->has_adapter() || head.adapted->merged();
   // Soft-capped logits are not a plain matmul either.
   fused_ = plain_adapter && !base.bias.defined() && !model_->config().final_logit_softcapping;

@@ -20,12 +20,14 @@ struct Outcome {
   std::vector<torch::Tensor> grads;
 };
 
-Outcome run(GPT& model, const torch::Tensor& tokens, bool fused) {
+// `reused`: a head loss used before (its logits buffer holds an earlier call's rows).
+Outcome run(GPT& model, const torch::Tensor& tokens, bool fused, FusedHeadLoss* reused = nullptr) {
   for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
   Outcome out;
   torch::Tensor loss;
   if (fused) {
-    FusedHeadLoss head(model, /*chunk_rows=*/7);  // a chunk size that does not divide the rows
+    FusedHeadLoss fresh(model, /*chunk_rows=*/7);  // a chunk size that does not divide the rows
+    FusedHeadLoss& head = reused ? *reused : fresh;
     REQUIRE(head.fused());
     loss = head.loss(tokens, &out.per_sequence);
   } else {
@@ -84,6 +86,43 @@ TEST_CASE("train fused head loss: equals forward + cross_entropy, gradients incl
   // Every weight trains, the head's too (and with tied embeddings, the embedding's twice).
   check_same(load_gpt_config(test::source_path("fixtures/models/micro-tied.json")), "none");
   check_same(load_gpt_config(test::source_path("fixtures/models/micro.json")), "none");
+}
+
+TEST_CASE("train fused head loss: one object reused across calls of other sizes, with and without grad, keeps agreeing",
+          "[train][unit]") {
+  // The logits buffer outlives each call: a smaller call after a larger one, validation between
+  // training calls, and a larger call that must grow it all read only their own rows.
+  GPTConfig config = load_gpt_config(test::source_path("fixtures/models/micro.json"));
+  GPT model = build_gpt(config, parse_lora_spec("r=4,alpha=8,targets=query+value"), BuildOptions{torch::kCPU, torch::kFloat32, 5});
+  model->mark_only_lora_trainable();
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& item : model->named_parameters()) {
+      if (item.key().find("lora_B") != std::string::npos) item.value().normal_(0, 0.05);
+    }
+  }
+  for (int64_t chunk_rows : {int64_t{0}, int64_t{5}}) {
+    CAPTURE(chunk_rows);
+    FusedHeadLoss head(model, chunk_rows);
+    int seed = 20;
+    for (int64_t batch : {int64_t{3}, int64_t{1}, int64_t{4}}) {
+      CAPTURE(batch);
+      torch::Tensor tokens = test::random_tokens(batch, 10, config.vocab_size, ++seed);
+      Outcome expected = run(model, tokens, false);
+      Outcome fused = run(model, tokens, true, &head);
+      CHECK(fused.loss == Approx(expected.loss).epsilon(1e-6));
+      REQUIRE(fused.grads.size() == expected.grads.size());
+      for (size_t i = 0; i < fused.grads.size(); ++i) {
+        CAPTURE(i);
+        CHECK(torch::allclose(fused.grads[i], expected.grads[i], 1e-4, 1e-6));
+      }
+      // Validation in between: losses only, from the same buffer.
+      torch::NoGradGuard no_grad;
+      torch::Tensor per_sequence;
+      head.loss(tokens, &per_sequence);
+      CHECK(torch::allclose(per_sequence, expected.per_sequence, 1e-6, 1e-6));
+    }
+  }
 }
 
 TEST_CASE("train fused head loss: a LoRA head falls back to the model's forward", "[train][unit]") {
