@@ -46,6 +46,9 @@ std::chrono::milliseconds store_read_limit(std::chrono::milliseconds timeout) {
   return std::clamp<std::chrono::milliseconds>(timeout / 2, std::chrono::seconds(1), std::chrono::seconds(10));
 }
 
+// Rank 0 serves the rendezvous store, except under torchrun's agent store, where the agent does.
+bool hosts_store(const DistEnv& env) { return env.rank == 0 && !env.agent_store; }
+
 std::string error_text(const std::exception& error) {
   if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) return c10_error->what_without_backtrace();
   return error.what();
@@ -108,7 +111,7 @@ Communicator::Communicator(const DistEnv& env, std::chrono::milliseconds timeout
     device_ = placement.transport_device(env.local_rank);
     // A peer's store connection accepted before the listening socket was set (connect_store)
     // exists by now (each rank connects before it joins the group); later ones inherited it.
-    if (env.rank == 0 && !env.agent_store) apply_store_read_timeout(env.master_port, store_read_limit(timeout_));
+    if (hosts_store(env)) apply_store_read_timeout(env.master_port, store_read_limit(timeout_));
   } catch (const InputError&) {
     throw;
   } catch (const std::exception& error) {
@@ -121,7 +124,7 @@ void Communicator::connect_store() {
   c10d::TCPStoreOptions options;
   options.port = static_cast<uint16_t>(env.master_port);
   // Under torchrun's agent store the agent serves MASTER_PORT; binding it would fail.
-  options.isServer = env.rank == 0 && !env.agent_store;
+  options.isServer = hosts_store(env);
   options.numWorkers = static_cast<size_t>(env.world_size);
   options.waitWorkers = false;
   options.timeout = timeout_;

@@ -47,21 +47,21 @@ Outcome run(GPT& model, const torch::Tensor& tokens, bool fused, FusedHeadLoss* 
   return out;
 }
 
-void check_same(GPTConfig config, const std::string& lora_spec) {
-  CAPTURE(config.name, lora_spec);
+// A model whose LoRA adapters (if any) alone train, with non-zero adapters so that every
+// LoRA gradient is exercised.
+GPT adapted_model(const GPTConfig& config, const std::string& lora_spec) {
   auto lora = parse_lora_spec(lora_spec);
   GPT model = build_gpt(config, lora, BuildOptions{torch::kCPU, torch::kFloat32, 5});
   if (lora) model->mark_only_lora_trainable();
-  {
-    // Non-zero adapters, so every LoRA gradient is exercised.
-    torch::NoGradGuard no_grad;
-    for (auto& item : model->named_parameters()) {
-      if (item.key().find("lora_B") != std::string::npos) item.value().normal_(0, 0.05);
-    }
+  torch::NoGradGuard no_grad;
+  for (auto& item : model->named_parameters()) {
+    if (item.key().find("lora_B") != std::string::npos) item.value().normal_(0, 0.05);
   }
-  torch::Tensor tokens = test::random_tokens(3, std::min<int64_t>(config.block_size, 12) + 1, config.vocab_size, 9);
-  Outcome expected = run(model, tokens, false);
-  Outcome fused = run(model, tokens, true);
+  return model;
+}
+
+// The fused loss's outcome against forward + cross_entropy's: loss, per-sequence losses, gradients.
+void check_agree(const Outcome& fused, const Outcome& expected) {
   CHECK(fused.loss == Approx(expected.loss).epsilon(1e-6));
   CHECK(torch::allclose(fused.per_sequence, expected.per_sequence, 1e-6, 1e-6));
   REQUIRE(fused.grads.size() == expected.grads.size());
@@ -70,6 +70,14 @@ void check_same(GPTConfig config, const std::string& lora_spec) {
     CAPTURE(i);
     CHECK(torch::allclose(fused.grads[i], expected.grads[i], 1e-4, 1e-6));
   }
+}
+
+void check_same(GPTConfig config, const std::string& lora_spec) {
+  CAPTURE(config.name, lora_spec);
+  GPT model = adapted_model(config, lora_spec);
+  torch::Tensor tokens = test::random_tokens(3, std::min<int64_t>(config.block_size, 12) + 1, config.vocab_size, 9);
+  Outcome expected = run(model, tokens, false);
+  check_agree(run(model, tokens, true), expected);
   // Forward only (validation): the same losses, no graph.
   torch::NoGradGuard no_grad;
   torch::Tensor per_sequence;
@@ -93,14 +101,7 @@ TEST_CASE("train fused head loss: one object reused across calls of other sizes,
   // The logits buffer outlives each call: a smaller call after a larger one, validation between
   // training calls, and a larger call that must grow it all read only their own rows.
   GPTConfig config = load_gpt_config(test::source_path("fixtures/models/micro.json"));
-  GPT model = build_gpt(config, parse_lora_spec("r=4,alpha=8,targets=query+value"), BuildOptions{torch::kCPU, torch::kFloat32, 5});
-  model->mark_only_lora_trainable();
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& item : model->named_parameters()) {
-      if (item.key().find("lora_B") != std::string::npos) item.value().normal_(0, 0.05);
-    }
-  }
+  GPT model = adapted_model(config, "r=4,alpha=8,targets=query+value");
   for (int64_t chunk_rows : {int64_t{0}, int64_t{5}}) {
     CAPTURE(chunk_rows);
     FusedHeadLoss head(model, chunk_rows);
@@ -109,13 +110,7 @@ TEST_CASE("train fused head loss: one object reused across calls of other sizes,
       CAPTURE(batch);
       torch::Tensor tokens = test::random_tokens(batch, 10, config.vocab_size, ++seed);
       Outcome expected = run(model, tokens, false);
-      Outcome fused = run(model, tokens, true, &head);
-      CHECK(fused.loss == Approx(expected.loss).epsilon(1e-6));
-      REQUIRE(fused.grads.size() == expected.grads.size());
-      for (size_t i = 0; i < fused.grads.size(); ++i) {
-        CAPTURE(i);
-        CHECK(torch::allclose(fused.grads[i], expected.grads[i], 1e-4, 1e-6));
-      }
+      check_agree(run(model, tokens, true, &head), expected);
       // Validation in between: losses only, from the same buffer.
       torch::NoGradGuard no_grad;
       torch::Tensor per_sequence;
