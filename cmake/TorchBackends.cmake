@@ -117,6 +117,14 @@ if(_metaguard_wheel_lib_dirs AND CAFFE2_USE_CUDA)
   list(JOIN _metaguard_wheel_lib_dirs ":" _metaguard_wheel_rpath)
   set(METAGUARD_TORCH_LINK_OPTIONS "LINKER:-rpath,${_metaguard_wheel_rpath}")
 endif()
+# Some wheels' libtorch.so export a copy of parts of the C++ runtime (2.11's exports all of
+# std::filesystem, from the manylinux toolchain's libstdc++_nonshared.a). A symbol is looked up
+# in the order an executable names its libraries, and the compiler names libstdc++ last: our
+# std::filesystem::remove_all then ran torch's copy, which crashed on Debian 12 (a call through
+# a null pointer at the end of every two-rank run). Naming libstdc++ first makes the C++
+# runtime's own definitions win; only what it lacks still comes from torch. Done for every
+# LibTorch alike (tests/structure/runtime_first.py checks the order).
+list(APPEND METAGUARD_TORCH_LINK_OPTIONS "LINKER:--push-state,--no-as-needed,-lstdc++,--pop-state")
 
 # LibTorch 2.x bundles fmt headers newer than Debian's libfmt in torch/include, which comes
 # first on the include path of torch code: use them header-only there, so no fmt symbol is
