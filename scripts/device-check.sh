@@ -4,8 +4,8 @@
 # timed and recorded as passed, failed or skipped (with the reason) in $OUT/device-summary.json:
 #   0. unpacks the Debian packages scripts/device-deps.sh fetched into .device/debs (the GPU
 #      machine has PyTorch, CMake, ninja and a compiler, but none of Debian's -dev packages)
-#   1. gpu_check: the torch-side core on cuda:0 (tests/device)
-#   2. the whole project with -DMETAGUARD_CUDA=ON (targets metaguard and metaguard-torch)
+#   1. the whole project with -DMETAGUARD_CUDA=ON (targets metaguard, metaguard-torch, gpu_check)
+#   2. gpu_check: materialization, the guard and training on cuda:0 (tests/device)
 #   3. train --nproc 1 on cuda:0; train --nproc 2 with NCCL when there are two GPUs (NCCL
 #      refuses two ranks on one GPU; skipped otherwise, saying so); train --nproc 2 with Gloo
 #      on CUDA tensors (the two ranks share a GPU)
@@ -78,31 +78,30 @@ else
   record unpack-deps skipped "no .device/debs (run scripts/device-deps.sh here and carry .device): the machine's own packages are used" 0
 fi
 
-# 1. The core on cuda:0.
-if [[ "$device" == cuda ]]; then
-  run_step configure-core 120 cmake -S tests/device -B /tmp/metaguard-device -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_PREFIX_PATH="$prefixes" -DMETAGUARD_DEVICE_INCLUDE="$deps/usr/include" &&
-  run_step build-core 240 cmake --build /tmp/metaguard-device -j "$(nproc)" &&
-  run_step gpu-check 120 /tmp/metaguard-device/gpu_check fixtures/models
-else
-  record gpu-check skipped "rehearsal on $device" 0
-fi
-
-# 2. The whole project, CUDA and NCCL code on. Built inside the checkout, as a user builds it:
-#    the programs find the model configs and data they ship beside their folder (fixtures/).
+# 1. The whole project, CUDA and NCCL code on, and gpu_check. Built inside the checkout, as a
+#    user builds it: the programs find the model configs and data they ship in fixtures/.
 build=build-device
 built=false
 run_step configure-project 120 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$prefixes" -DMETAGUARD_CUDA=ON -DMETAGUARD_BUILD_TESTS=OFF -DMETAGUARD_BUILD_BENCH=OFF &&
-  run_step build-project 300 cmake --build "$build" -j "$(nproc)" --target metaguard metaguard-torch &&
+  run_step build-project 360 cmake --build "$build" -j "$(nproc)" --target metaguard metaguard-torch gpu_check &&
   built=true
+
+# 2. The torch-side core on cuda:0 (tests/device/gpu_check.cpp).
+if ! $built; then
+  record gpu-check skipped "the project was not built here" 0
+elif [[ "$device" == cuda ]]; then
+  run_step gpu-check 120 "$build/tests/device/gpu_check" fixtures/models
+else
+  record gpu-check skipped "rehearsal on $device" 0
+fi
 
 # 3 and 4. The trainer and preflight on the GPU.
 if $built; then
   mg="$build/metaguard"
   # Every library the programs load resolves (the unpacked ones through their run path).
   start=$SECONDS
-  unresolved=$(ldd "$build/metaguard" "$build/metaguard-torch" 2>&1 | grep 'not found' | sort -u)
+  unresolved=$(ldd "$build/metaguard" "$build/metaguard-torch" "$build/tests/device/gpu_check" 2>&1 | grep 'not found' | sort -u)
   if [[ -z "$unresolved" ]]; then
     record libraries passed "" $((SECONDS - start))
   else
