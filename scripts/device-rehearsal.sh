@@ -11,7 +11,9 @@ bash "$root/scripts/device-deps.sh"
 
 hide_dirs=(/usr/include/boost /usr/include/fmt /usr/include/nlohmann /usr/include/yaml-cpp /usr/include/gloo
            /usr/lib/x86_64-linux-gnu/cmake /usr/lib/x86_64-linux-gnu/pkgconfig /usr/share/pkgconfig)
-hide_files=(/usr/include/zip.h /usr/include/zipconf.h
+# (zlib's headers only: its libz.so is a link to the library everything here loads, and a
+# mount over a link covers its target.)
+hide_files=(/usr/include/zip.h /usr/include/zipconf.h /usr/include/zlib.h /usr/include/zconf.h
             /usr/lib/x86_64-linux-gnu/libzip.so* /usr/lib/x86_64-linux-gnu/libboost_program_options.*
             /usr/lib/x86_64-linux-gnu/libyaml-cpp.so* /usr/lib/x86_64-linux-gnu/libfmt.so*)
 if [[ "${METAGUARD_REHEARSAL_PKG_CONFIG:-hide}" != keep ]]; then
@@ -20,6 +22,14 @@ fi
 
 # A folder is covered by an empty tmpfs, a file by /dev/null: the loader and the compiler then
 # fail on it, which shows at once if anything still reached for the system's copy.
+# There, python3's environment holds PyTorch and CMake (pip's, 4.x): a PYTHON given here puts
+# its folder first on PATH, so the rehearsal uses that environment's cmake when it has one.
+if [[ -n "${PYTHON:-}" ]]; then
+  PATH="$(dirname "$PYTHON"):$PATH"
+fi
+# A fresh configure, as on that machine (its cache would keep where packages were found
+# before); objects whose commands did not change are not rebuilt.
+rm -f "$root/build-device/CMakeCache.txt"
 export METAGUARD_CHECK_DEVICE=cpu METAGUARD_CHECK_TIME_SCALE="${METAGUARD_CHECK_TIME_SCALE:-10}"
 exec unshare --mount bash -c '
   set -e
