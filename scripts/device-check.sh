@@ -51,17 +51,18 @@ record() {
   summarize
 }
 # limit_for LIMIT_S: the step's limit (scaled), cut to what is left of the budget; fails when
-# too little is left to start a step.
+# too little is left to start a step, and the step is then recorded by record_out_of_time NAME.
 limit_for() {
   local limit=$(($1 * time_scale)) left=$((deadline - SECONDS))
   ((left >= 10)) || return 1
   echo $((limit < left ? limit : left))
 }
+record_out_of_time() { record "$1" skipped "out of time (the budget of METAGUARD_CHECK_BUDGET_S is spent)" 0; }
 # run_step NAME LIMIT_S COMMAND...: output in $logs/NAME.log; true when it passed
 run_step() {
   local name=$1 limit start=$SECONDS status
   if ! limit=$(limit_for "$2"); then
-    record "$name" skipped "out of time (the budget of METAGUARD_CHECK_BUDGET_S is spent)" 0
+    record_out_of_time "$name"
     return 1
   fi
   shift 2
@@ -175,7 +176,7 @@ if $trainer_built; then
                     skip-broadcast:meta-parameter to-empty-no-init:uninitialized-storage; do
     fault=${fault_code%%:*} code=${fault_code#*:} start=$SECONDS
     if ! limit=$(limit_for 120); then
-      record "fault-$fault" skipped "out of time (the budget of METAGUARD_CHECK_BUDGET_S is spent)" 0
+      record_out_of_time "fault-$fault"
       continue
     fi
     timeout "$limit" "$mg" train --nproc 2 --device "$device" --backend gloo --steps 2 --inject "$fault" \

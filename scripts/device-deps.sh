@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches, here, the Debian 12 packages the whole project builds with that the GPU machine lacks
 # (its image has PyTorch, CMake, ninja and a compiler, but none of Debian's -dev packages and
-# no network), into the ignored folder .device/debs (about 11 MB). scripts/device-check.sh
+# no network), into the ignored folder .device/debs (about 12 MB). scripts/device-check.sh
 # unpacks them there into a private prefix; the device call carries the folder:
 #   bash scripts/device-deps.sh      (here, once)
 #   run: bash scripts/device-check.sh, carry [".device"]

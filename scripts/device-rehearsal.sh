@@ -20,8 +20,6 @@ if [[ "${METAGUARD_REHEARSAL_PKG_CONFIG:-hide}" != keep ]]; then
   hide_files+=(/usr/bin/pkg-config)
 fi
 
-# A folder is covered by an empty tmpfs, a file by /dev/null: the loader and the compiler then
-# fail on it, which shows at once if anything still reached for the system's copy.
 # There, python3's environment holds PyTorch and CMake (pip's, 4.x): a PYTHON given here puts
 # its folder first on PATH, so the rehearsal uses that environment's cmake when it has one.
 if [[ -n "${PYTHON:-}" ]]; then
@@ -31,6 +29,8 @@ fi
 # before); objects whose commands did not change are not rebuilt.
 rm -f "$root/build-device/CMakeCache.txt"
 export METAGUARD_CHECK_DEVICE=cpu METAGUARD_CHECK_TIME_SCALE="${METAGUARD_CHECK_TIME_SCALE:-10}"
+# A folder is covered by an empty tmpfs, a file by /dev/null: the loader and the compiler then
+# fail on it, which shows at once if anything still reached for the system's copy.
 exec unshare --mount bash -c '
   set -e
   mount --make-rprivate /
